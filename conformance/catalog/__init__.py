@@ -1,0 +1,1 @@
+"""Invariant entries, one module per source; each module defines ``INVARIANTS``."""

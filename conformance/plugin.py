@@ -1,0 +1,101 @@
+"""The suite's pytest plugin: options, profiles, invariant checks, deviations, state guard.
+
+Options: ``--backend NAME`` (default ``eager``), ``--deviations FILE`` (default
+``conformance/deviations/<backend>.txt``), and Hypothesis's ``--hypothesis-profile``
+(default ``ci``; unknown names are a usage error).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from conformance import check, deviations, guard, profiles
+from conformance.backends import BACKENDS
+from conformance.registry import REGISTRY
+
+CONFORMANCE_DIR = Path(__file__).parent
+_DEVIATIONS = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("nnconform")
+    group.addoption("--backend", default="eager", help=f"implementation under test: {', '.join(BACKENDS)}")
+    group.addoption("--deviations", default=None, help="known-deviations file (default: per backend)")
+
+
+settings.load_profile(profiles.DEFAULT)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "invariant(id): the registered invariant a conformance test checks")
+    profile = config.getoption("hypothesis_profile", None)
+    if profile is not None and profile not in profiles.PROFILES:
+        raise pytest.UsageError(
+            f"unknown Hypothesis profile {profile!r}; choose one of {', '.join(profiles.PROFILES)}"
+        )
+    backend = config.getoption("backend")
+    if backend not in BACKENDS:
+        raise pytest.UsageError(f"unknown --backend {backend!r}; available: {', '.join(BACKENDS)}")
+    path = config.getoption("deviations")
+    config.stash[_DEVIATIONS] = deviations.load(Path(path) if path else deviations.default_path(backend))
+
+
+def pytest_report_header(config):
+    profile = config.getoption("hypothesis_profile", None) or profiles.DEFAULT
+    return [f"nnconform: backend={config.getoption('backend')} profile={profile}"]
+
+
+def _in_suite(item) -> bool:
+    return CONFORMANCE_DIR in Path(str(item.path)).parents
+
+
+def pytest_collection_modifyitems(config, items):
+    unregistered = []
+    for item in items:
+        if not _in_suite(item):
+            continue
+        marker = item.get_closest_marker("invariant")
+        ident = marker.args[0] if marker else None
+        if ident not in REGISTRY:
+            unregistered.append(f"{item.nodeid} (invariant {ident!r})")
+            continue
+        item.user_properties.append(("invariant", ident))
+    if unregistered:
+        raise pytest.UsageError(
+            "conformance tests without a registered invariant (add @invariant(id) and an entry in "
+            "conformance/catalog/):\n  " + "\n  ".join(unregistered)
+        )
+    _apply_deviations(config, items)
+
+
+def _apply_deviations(config, items):
+    for dev in config.stash[_DEVIATIONS]:
+        matched = [item for item in items if dev.matches(item.nodeid)]
+        for item in matched:
+            item.add_marker(pytest.mark.xfail(reason=f"known deviation: {dev.reason} (evidence: {dev.evidence})", strict=False))
+            item.user_properties.append(("deviation", dev.reason))
+        if not matched and not config.getoption("keyword") and not config.getoption("markexpr"):
+            warnings.warn(pytest.PytestWarning(f"deviations line {dev.line} ({dev.pattern!r}) matches no collected test"))
+
+
+@pytest.fixture(scope="session")
+def backend(request):
+    return BACKENDS[request.config.getoption("backend")]
+
+
+@pytest.fixture(autouse=True)
+def _global_state_guard(request):
+    """Restore global state after every test, and fail the test that changed it."""
+    marker = request.node.get_closest_marker("invariant")
+    token = check.current.set(REGISTRY.get(marker.args[0]) if marker else None)
+    before = guard.snapshot()
+    yield
+    check.current.reset(token)
+    leaked = guard.leaks(before, guard.snapshot())
+    guard.restore(before)
+    if leaked:
+        pytest.fail(f"test changed global state and did not restore it: {', '.join(leaked)}", pytrace=False)

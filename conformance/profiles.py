@@ -1,0 +1,21 @@
+"""Hypothesis profiles (``--hypothesis-profile NAME``, default ``ci``).
+
+``ci``: derandomized, no example database, few examples: two runs give the same results.
+``release``: derandomized, many examples, for validating a release.
+``dev``: random, with the example database, to hunt for new failures.
+``debug``: verbose, few examples, to watch what is drawn.
+"""
+from hypothesis import HealthCheck, Verbosity, settings
+
+_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+PROFILES = {
+    "ci": dict(derandomize=True, database=None, max_examples=25, print_blob=False),
+    "release": dict(derandomize=True, database=None, max_examples=400),
+    "dev": dict(max_examples=100),
+    "debug": dict(max_examples=10, verbosity=Verbosity.verbose, database=None),
+}
+DEFAULT = "ci"
+
+for _name, _options in PROFILES.items():
+    settings.register_profile(_name, **{**_COMMON, **_options})

@@ -1,0 +1,5 @@
+"""Hypothesis strategies for nnconform: blueprints of module graphs (no torch import)."""
+from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
+from strategies.graphs import NODE_KINDS, blueprints, tensor_specs
+
+__all__ = ["Blueprint", "Node", "Slot", "TensorSpec", "NODE_KINDS", "blueprints", "tensor_specs"]
