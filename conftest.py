@@ -1,2 +1,2 @@
-"""nnconform's pytest entry point: the conformance plugin (and, when present, the report plugin)."""
-pytest_plugins = ["conformance.plugin"]
+"""nnconform's pytest entry point: the conformance, device and report plugins."""
+pytest_plugins = ["conformance.plugin", "conformance.devices", "reports.plugin"]

@@ -1,0 +1,1 @@
+"""Report plugin: placeholder, filled in by the report work (issue 4)."""
