@@ -18,12 +18,9 @@ import torch
 from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
 from strategies.layers import LAYERS
 
-PRELUDE = '''\
-import math
-from collections import OrderedDict
-import torch
-from torch import nn
+IMPORTS = "import torch\nfrom torch import nn\n"
 
+VALUES = '''
 
 def _t(shape, dtype, seed):
     """Deterministic small values: no RNG involved."""
@@ -105,10 +102,20 @@ def render(bp: Blueprint, device: str | None = None) -> str:
     for i, node in enumerate(bp.nodes):
         body += render_node(i, node)
     body.append(f"root = n{bp.root}")
-    head = PRELUDE + (EXTRA_STATE_CLASS if any(n.kind == "ExtraState" for n in bp.nodes) else "") + "\n"
+    head = _header(bp)
     if device is None:
         return head + "\n".join(body) + "\n"
     return head + f"with torch.device({device!r}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def _header(bp: Blueprint) -> str:
+    """Imports and helpers, only those this blueprint's program uses."""
+    kinds = {n.kind for n in bp.nodes}
+    imports = ("import math\n" if bp.tensors else "") + (
+        "from collections import OrderedDict\n" if kinds & {"ModuleDict", "ParameterDict"} else ""
+    )
+    helpers = (VALUES if bp.tensors else "") + (EXTRA_STATE_CLASS if "ExtraState" in kinds else "")
+    return imports + IMPORTS + helpers + "\n"
 
 
 @dataclass

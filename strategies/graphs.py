@@ -162,7 +162,8 @@ class _GraphDrawer:
     def keyed(self, by_key: bool, slots: list[Slot]) -> tuple[Slot, ...]:
         if not by_key:
             return tuple(Slot(s.kind, str(j), s.ref) for j, s in enumerate(slots))
-        keys = self.draw(st.lists(st.sampled_from(DICT_KEYS), min_size=len(slots), max_size=len(slots), unique=True))
+        pool = DICT_KEYS + tuple(f"k{j}" for j in range(1, len(slots) + 1))  # enough keys for a root that adopts many
+        keys = self.draw(st.lists(st.sampled_from(pool), min_size=len(slots), max_size=len(slots), unique=True))
         return tuple(Slot(s.kind, k, s.ref) for k, s in zip(keys, slots))
 
     def layer(self, kind: str) -> Node:
