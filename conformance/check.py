@@ -15,7 +15,37 @@ current: ContextVar[Invariant | None] = ContextVar("nnconform_invariant", defaul
 
 
 class ConformanceError(AssertionError):
-    """A documented invariant does not hold."""
+    """A documented invariant does not hold. Besides the message, it carries the parts as
+    attributes (``problem``, ``call``, ``actual``, ``expected``, ``invariant``, ``doc``,
+    ``reproducer``) for the report plugin."""
+
+    def __init__(self, problem: str, *, call: str, actual, expected, graph=None):
+        inv = current.get()
+        self.problem, self.call = problem, call
+        self.actual, self.expected = repr(actual), repr(expected)
+        self.invariant = inv.id if inv else None
+        self.doc = inv.doc if inv else None
+        self.reproducer = graph.repro(call) if graph is not None else None
+        super().__init__(self.render(actual, expected))
+
+    @property
+    def message(self) -> str:
+        return str(self).partition("reproducer (torch only):")[0].rstrip()
+
+    def render(self, actual, expected) -> str:
+        inv = current.get()
+        lines = [
+            f"{self.problem}\n",
+            f"  call:     {self.call}\n",
+            f"  actual:   {self.actual}\n",
+            f"  expected: {self.expected}\n",
+            _first_difference(actual, expected),
+        ]
+        if inv is not None:
+            lines.append(f"  invariant: {inv.id} ({inv.tier}, {inv.area})\n  doc: {inv.doc}\n")
+        if self.reproducer:
+            lines.append("reproducer (torch only):\n" + textwrap.indent(self.reproducer, "    "))
+        return "".join(lines)
 
 
 def _first_difference(actual, expected) -> str:
@@ -28,32 +58,16 @@ def _first_difference(actual, expected) -> str:
     return ""
 
 
-def report(problem: str, *, call: str, actual, expected, graph=None) -> str:
-    inv = current.get()
-    lines = [
-        f"{problem}\n",
-        f"  call:     {call}\n",
-        f"  actual:   {actual!r}\n",
-        f"  expected: {expected!r}\n",
-        _first_difference(actual, expected),
-    ]
-    if inv is not None:
-        lines.append(f"  invariant: {inv.id} ({inv.tier}, {inv.area})\n  doc: {inv.doc}\n")
-    if graph is not None:
-        lines.append("reproducer (torch only):\n" + textwrap.indent(graph.repro(call), "    "))
-    return "".join(lines)
-
-
 def expect_equal(actual, expected, *, call: str, graph=None, problem: str = "result differs from the reference model"):
     __tracebackhide__ = True
     if actual != expected:
-        raise ConformanceError(report(problem, call=call, actual=actual, expected=expected, graph=graph))
+        raise ConformanceError(problem, call=call, actual=actual, expected=expected, graph=graph)
 
 
 def expect_true(ok: bool, *, call: str, actual, expected, graph=None, problem: str = "invariant violated"):
     __tracebackhide__ = True
     if not ok:
-        raise ConformanceError(report(problem, call=call, actual=actual, expected=expected, graph=graph))
+        raise ConformanceError(problem, call=call, actual=actual, expected=expected, graph=graph)
 
 
 def expect_raises(exc_type, fn, *, call: str, graph=None, match: str | None = None):
@@ -70,4 +84,4 @@ def expect_raises(exc_type, fn, *, call: str, graph=None, match: str | None = No
         actual = f"{type(exc).__name__}({str(exc)!r})"
     else:
         actual = "no exception"
-    raise ConformanceError(report("wrong error behaviour", call=call, actual=actual, expected=expected, graph=graph))
+    raise ConformanceError("wrong error behaviour", call=call, actual=actual, expected=expected, graph=graph)

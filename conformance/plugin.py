@@ -44,6 +44,11 @@ def pytest_configure(config):
     config.stash[_DEVIATIONS] = deviations.load(Path(path) if path else deviations.default_path(backend))
 
 
+def known_deviations(config) -> list[deviations.Deviation]:
+    """The deviations loaded for this run (empty before configure)."""
+    return config.stash.get(_DEVIATIONS, [])
+
+
 def pytest_report_header(config):
     profile = config.getoption("hypothesis_profile", None) or profiles.DEFAULT
     return [f"nnconform: backend={config.getoption('backend')} profile={profile}"]

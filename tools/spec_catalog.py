@@ -44,10 +44,11 @@ def main(path):
         if not m:
             continue
         ident, tag = m.group(1), m.group(2).strip()
-        quote = re.search(r'^> (?:`([^`]+)`|([^:]+)): (".*)$', block, re.M)
+        quote = re.search(r'^> (.+?): (".*)$', block, re.M)
         if quote:
-            method = quote.group(1) or quote.group(2)
-            doc = f"{method}: {quote.group(3)}"
+            named = re.search(r"`([^`]+)`", quote.group(1))
+            method = named.group(1) if named else quote.group(1)
+            doc = f"{quote.group(1).replace('`', '')}: {quote.group(2)}"
         else:
             method, doc = "Class doc", "Not documented."
         tier = "documented" if tag.startswith("DOC") else "reference"
