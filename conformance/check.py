@@ -70,6 +70,11 @@ def expect_true(ok: bool, *, call: str, actual, expected, graph=None, problem: s
         raise ConformanceError(problem, call=call, actual=actual, expected=expected, graph=graph)
 
 
+def _message(exc: BaseException) -> str:
+    """The message as raised: ``str(KeyError('x'))`` adds quotes, ``args[0]`` does not."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+
+
 def expect_raises(exc_type, fn, *, call: str, graph=None, match: str | None = None):
     """``fn()`` must raise ``exc_type`` (with ``match`` in its message, when given)."""
     __tracebackhide__ = True
@@ -77,7 +82,7 @@ def expect_raises(exc_type, fn, *, call: str, graph=None, match: str | None = No
     try:
         fn()
     except exc_type as exc:
-        if match is None or match in str(exc):
+        if match is None or match in _message(exc):
             return exc
         actual = f"{type(exc).__name__}({str(exc)!r})"
     except Exception as exc:  # noqa: BLE001 - the wrong exception is the finding

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from conformance import check, deviations, guard, profiles
 from conformance.backends import BACKENDS
@@ -85,6 +85,21 @@ def _apply_deviations(config, items):
             item.user_properties.append(("deviation", dev.reason))
         if not matched and not config.getoption("keyword") and not config.getoption("markexpr"):
             warnings.warn(pytest.PytestWarning(f"deviations line {dev.line} ({dev.pattern!r}) matches no collected test"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A known deviation fails on every run; its evidence file holds the minimal reproducer, so
+    skip shrinking it again (the costliest part of an expected failure)."""
+    test = getattr(item, "obj", None)
+    current = getattr(test, "_hypothesis_internal_use_settings", None)  # set by @given
+    if current is None or not any(k == "deviation" for k, _ in item.user_properties):
+        return (yield)
+    test._hypothesis_internal_use_settings = settings(current, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+    try:
+        return (yield)
+    finally:
+        test._hypothesis_internal_use_settings = current
 
 
 @pytest.fixture(scope="session")

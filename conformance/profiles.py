@@ -5,13 +5,15 @@
 ``dev``: random, with the example database, to hunt for new failures.
 ``debug``: verbose, few examples, to watch what is drawn.
 """
-from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
 
+# The explain phase reruns a failing example many times: worth it while debugging, not in CI.
+NO_EXPLAIN = tuple(p for p in Phase if p is not Phase.explain)
 _COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 PROFILES = {
-    "ci": dict(derandomize=True, database=None, max_examples=25, print_blob=False),
-    "release": dict(derandomize=True, database=None, max_examples=400),
+    "ci": dict(derandomize=True, database=None, max_examples=25, print_blob=False, phases=NO_EXPLAIN),
+    "release": dict(derandomize=True, database=None, max_examples=400, phases=NO_EXPLAIN),
     "dev": dict(max_examples=100),
     "debug": dict(max_examples=10, verbosity=Verbosity.verbose, database=None),
 }

@@ -8,6 +8,9 @@ slots, no sharing, no ties, no ``None`` slots, float32 tensors.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
+
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -63,13 +66,21 @@ def _chance(draw, one_in: int) -> bool:
 
 def tensor_specs(*, role: str = "param", shape=None, dtypes=None, seed: int = 0) -> st.SearchStrategy[TensorSpec]:
     """Specs of one tensor: a parameter (``role='param'``) or a buffer or plain attribute."""
+    shape = tuple(shape) if shape is not None else None
+    dtypes = tuple(dtypes) if dtypes else None
+    return _tensor_specs(role, shape, dtypes).map(lambda spec: replace(spec, seed=seed))
+
+
+@lru_cache(maxsize=None)
+def _tensor_specs(role: str, shape, dtypes) -> st.SearchStrategy[TensorSpec]:
+    """Cached: graphs draw many tensors, and building a strategy per tensor dominated drawing."""
     if role not in ("param", "buffer"):
         raise InvalidArgument(f"role={role!r}: pass 'param' or 'buffer'")
     dtypes = dtypes or (PARAM_DTYPES if role == "param" else BUFFER_DTYPES)
     bad = [d for d in dtypes if d not in FLOAT_DTYPES + INT_DTYPES + BOOL_DTYPES]
     if bad:
         raise InvalidArgument(f"dtypes={dtypes!r}: unknown dtype names {bad}")
-    shapes = st.just(tuple(shape)) if shape is not None else st.lists(st.integers(0, 3), max_size=3).map(tuple)
+    shapes = st.just(shape) if shape is not None else st.lists(st.integers(0, 3), max_size=3).map(tuple)
 
     @st.composite
     def draw_spec(draw):
@@ -80,7 +91,7 @@ def tensor_specs(*, role: str = "param", shape=None, dtypes=None, seed: int = 0)
             grad = floating and _chance(draw, 2)
         else:
             requires_grad, grad = floating and _chance(draw, 8), False
-        return TensorSpec(draw(shapes), dtype, requires_grad, grad, seed)
+        return TensorSpec(draw(shapes), dtype, requires_grad, grad)
 
     return draw_spec()
 
@@ -243,6 +254,6 @@ class _GraphDrawer:
         return ref
 
     def new_tensor(self, role: str, shape=None, dtypes=None) -> int:
-        spec = self.draw(tensor_specs(role=role, shape=shape, dtypes=dtypes, seed=len(self.tensors)))
-        self.tensors.append(spec)
+        spec = self.draw(_tensor_specs(role, shape, tuple(dtypes) if dtypes else None))
+        self.tensors.append(replace(spec, seed=len(self.tensors)))
         return len(self.tensors) - 1
