@@ -6,6 +6,7 @@ Options: ``--backend NAME`` (default ``eager``), ``--deviations FILE`` (default
 """
 from __future__ import annotations
 
+import fnmatch
 import warnings
 from pathlib import Path
 
@@ -78,12 +79,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _apply_deviations(config, items):
+    files = {item.nodeid.partition("::")[0] for item in items}
     for dev in config.stash[_DEVIATIONS]:
         matched = [item for item in items if dev.matches(item.nodeid)]
         for item in matched:
             item.add_marker(pytest.mark.xfail(reason=f"known deviation: {dev.reason} (evidence: {dev.evidence})", strict=False))
             item.user_properties.append(("deviation", dev.reason))
-        if not matched and not config.getoption("keyword") and not config.getoption("markexpr"):
+        # Warn only where the line could have matched: its file was collected, unfiltered.
+        selected = any(fnmatch.fnmatchcase(f, dev.pattern.partition("::")[0]) for f in files)
+        if not matched and selected and not config.getoption("keyword") and not config.getoption("markexpr"):
             warnings.warn(pytest.PytestWarning(f"deviations line {dev.line} ({dev.pattern!r}) matches no collected test"))
 
 
