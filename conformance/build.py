@@ -9,6 +9,8 @@ Labels: tensor ``i`` is the variable ``t<i>`` and node ``i`` is ``n<i>``; the ro
 """
 from __future__ import annotations
 
+import sys
+import types
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +20,7 @@ import torch
 from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
 from strategies.layers import LAYERS
 
+RUNTIME = "nnconform_graph"
 IMPORTS = "import torch\nfrom torch import nn\n"
 
 VALUES = '''
@@ -63,8 +66,8 @@ def _ref(kind: str, ref: int | None) -> str:
 
 def render_slot(var: str, slot: Slot) -> str:
     value = _ref(slot.kind, slot.ref)
-    if slot.via == "setattr" or slot.kind == "plain":
-        if slot.kind == "buffer" and slot.ref is not None:
+    if slot.via in ("setattr", "member") or slot.kind == "plain":
+        if slot.kind == "buffer" and slot.ref is not None and slot.via == "setattr":
             value = f"nn.Buffer({value}, persistent={slot.persistent})"
         return f"{var}.{slot.name} = {value}"
     if slot.kind == "param":
@@ -93,8 +96,8 @@ def render_node(i: int, node: Node) -> list[str]:
     return [head] + [render_slot(var, s) for s in node.slots]
 
 
-def render(bp: Blueprint, device: str | None = None) -> str:
-    """The program that builds ``bp``; under ``with torch.device(device)`` when one is given."""
+def render_body(bp: Blueprint, device: str | None = None) -> str:
+    """The statements that build ``bp``; under ``with torch.device(device)`` when one is given."""
     params = bp.param_ids()
     body = []
     for i, spec in enumerate(bp.tensors):
@@ -102,10 +105,14 @@ def render(bp: Blueprint, device: str | None = None) -> str:
     for i, node in enumerate(bp.nodes):
         body += render_node(i, node)
     body.append(f"root = n{bp.root}")
-    head = _header(bp)
     if device is None:
-        return head + "\n".join(body) + "\n"
-    return head + f"with torch.device({device!r}):\n" + "".join(f"    {line}\n" for line in body)
+        return "\n".join(body) + "\n"
+    return f"with torch.device({device!r}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def render(bp: Blueprint, device: str | None = None) -> str:
+    """The whole torch-only program: header (imports, helpers) and body."""
+    return _header(bp) + render_body(bp, device)
 
 
 def _header(bp: Blueprint) -> str:
@@ -144,6 +151,8 @@ class Graph:
 
     def label(self, obj) -> str:
         """``n3``/``t5`` for a blueprint object as built, else a short description."""
+        if obj is None:
+            return "None"
         return self._labels.get(id(obj), f"<unlabelled {type(obj).__name__}>")
 
     def labelled(self, pairs) -> list[tuple[str, str]]:
@@ -158,15 +167,27 @@ class Graph:
         return self.source + call.strip() + "\n"
 
 
+def _runtime() -> types.ModuleType:
+    """The header's definitions, executed once into an importable module, so that every graph
+    shares one ``ExtraState`` class that pickle can find by name (``nnconform_graph.ExtraState``)."""
+    module = sys.modules.get(RUNTIME)
+    if module is None:
+        module = types.ModuleType(RUNTIME)
+        exec(compile("import math\nfrom collections import OrderedDict\n" + IMPORTS + VALUES + EXTRA_STATE_CLASS,
+                     f"<{RUNTIME}>", "exec"), module.__dict__)
+        sys.modules[RUNTIME] = module
+    return module
+
+
 def build(bp: Blueprint, device: str | None = None) -> Graph:
-    """Execute the rendered program, keeping torch's global RNG untouched (layer init draws)."""
-    source = render(bp, device)
-    namespace: dict = {"__name__": "nnconform_graph"}
+    """Run the program's body against the shared runtime header, keeping torch's global RNG
+    untouched (layer initialisation draws from it)."""
+    namespace = dict(vars(_runtime()))
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
-        exec(compile(source, "<nnconform blueprint>", "exec"), namespace)
+        exec(compile(render_body(bp, device), "<nnconform blueprint>", "exec"), namespace)
     _relabel_stored_buffers(bp, namespace)
-    return Graph(bp, source, namespace)
+    return Graph(bp, render(bp, device), namespace)
 
 
 def _relabel_stored_buffers(bp: Blueprint, namespace: dict) -> None:

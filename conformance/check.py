@@ -70,6 +70,31 @@ def expect_true(ok: bool, *, call: str, actual, expected, graph=None, problem: s
         raise ConformanceError(problem, call=call, actual=actual, expected=expected, graph=graph)
 
 
+def expect_error(error, fn, *, call: str, graph=None):
+    """``fn()`` must raise ``error``, a pair (exception type, message); an empty message pins the
+    type only. Messages compare exactly (a KeyError's without the quotes ``str`` adds)."""
+    __tracebackhide__ = True
+    exc_type, message = error
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the wrong exception is the finding
+        name = exc_type.__name__ if isinstance(exc, exc_type) else type(exc).__name__
+        actual = (name, (exc.args[0] if exc.args else str(exc)) if message else "")
+    else:
+        actual = ("no exception", "")
+    expect_equal(actual, (exc_type.__name__, message), call=call, graph=graph, problem="wrong error behaviour")
+
+
+def expect_no_error(fn, *, call: str, graph=None):
+    """``fn()`` must not raise; returns its result."""
+    __tracebackhide__ = True
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - the exception is the finding
+        raise ConformanceError("raised where the model expects success", call=call, graph=graph,
+                               actual=f"{type(exc).__name__}({exc})", expected="no exception") from exc
+
+
 def _message(exc: BaseException) -> str:
     """The message as raised: ``str(KeyError('x'))`` adds quotes, ``args[0]`` does not."""
     return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)

@@ -1,1 +1,250 @@
-"""Report plugin: placeholder, filled in by the report work (issue 4)."""
+"""The report plugin: one row per test, gathered on the controller, written as JSON/Markdown/HTML.
+
+Where things happen (see ``reports/schema.md`` for the output):
+
+* every process that runs tests (the single process, or each xdist worker) counts Hypothesis
+  examples and reads a ``ConformanceError`` apart, and attaches both to the phase report;
+* only the controller (the single process, or xdist's controller) keeps rows: phase reports
+  reach it through ``pytest_runtest_logreport`` with their ``user_properties``, so ``-n 2``
+  yields the same rows as one process. A worker that dies mid-test reaches it as xdist's crash
+  report, which becomes an ``error`` row;
+* the controller checkpoints ``report.json`` (marked incomplete) while the run goes on, writes
+  all files at the end, and turns SIGTERM into a KeyboardInterrupt so that a terminated run
+  still ends through ``pytest_sessionfinish`` and writes a report marked incomplete.
+
+A report is written when the run holds conformance tests (rows with an invariant) or when
+``--report-dir`` is given; running only the project's own tests leaves ``reports/out`` alone.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from reports import output, render, rows, runinfo, schema
+
+DEFAULT_DIR = Path("reports") / "out"
+CHECKPOINT_SECONDS = 1.0
+_EXAMPLES = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("nnconform reports")
+    group.addoption("--report-dir", default=None, metavar="DIR",
+                    help="where report.json/.md/.html go (default: reports/out under the rootdir); "
+                         "giving it also writes a report for runs without conformance tests")
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # xdist workers only run tests; rows live on the controller
+        config.pluginmanager.register(Controller(config), "nnconform-reports")
+
+
+# --- every process that runs tests -------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item):
+    """Count Hypothesis examples; trylast nests us inside Hypothesis's own statistics wrapper."""
+    try:
+        from hypothesis.statistics import collector
+    except ImportError:
+        return (yield)
+    outer, counted = collector.value, []
+
+    def note(stats):
+        counted.append(rows.examples_run(stats))
+        if outer is not None:
+            outer(stats)
+
+    try:
+        with collector.with_value(note):
+            return (yield)
+    finally:
+        if counted:
+            item.stash[_EXAMPLES] = sum(counted)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    extra = {}
+    if call.when == "call" and _EXAMPLES in item.stash:
+        extra["examples"] = item.stash[_EXAMPLES]
+    if call.excinfo is not None:
+        details = rows.conformance_details(call.excinfo.value)
+        if details:
+            extra["conformance"] = details
+    if extra:
+        report.nnconform = extra  # a plain attribute: xdist serialises it with the report
+    return report
+
+
+# --- the controller ----------------------------------------------------------------------------
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Controller:
+    def __init__(self, config):
+        self.config = config
+        self.phases: dict[str, dict] = {}
+        self.done: dict[str, dict] = {}
+        self.collected: int | None = None
+        self.collect_errors: set[str] = set()
+        self.conformance_seen = False
+        self.signal_name: str | None = None
+        self.start, self.clock = _now(), time.monotonic()
+        self.last_checkpoint = 0.0
+        self.info: dict | None = None
+        self.written: list[Path] = []
+        self.doc: dict | None = None
+        self.old_handlers: dict = {}
+        self._install_signal_handlers()
+
+    # signals ----------------------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        # Take over only signals left at Python's defaults (an ignored SIGINT stays ignored).
+        for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+            if signal.getsignal(sig) is default:
+                self.old_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        if self.signal_name is not None and signum == signal.SIGTERM:
+            return  # already stopping: let the report be written
+        self.signal_name = signal.Signals(signum).name
+        raise KeyboardInterrupt(f"received {self.signal_name}")
+
+    def pytest_unconfigure(self, config):
+        for sig, handler in self.old_handlers.items():
+            signal.signal(sig, handler)
+
+    # gathering --------------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        given = self.config.getoption("report_dir")
+        return Path(given) if given else self.config.rootpath / DEFAULT_DIR
+
+    @property
+    def enabled(self) -> bool:
+        if self.config.getoption("collectonly"):
+            return False  # nothing ran: keep the last run's report
+        return self.config.getoption("report_dir") is not None or self.conformance_seen
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session):
+        self.collected = len(session.items)
+        self.conformance_seen = any(
+            key == "invariant" for item in session.items for key, _ in item.user_properties)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.collected = max(self.collected or 0, len(ids))
+
+    def pytest_collectreport(self, report):
+        if report.failed:  # a module that does not import is an error row, not a silent gap
+            self.collect_errors.add(report.nodeid or "<collection>")
+            self.phases[report.nodeid or "<collection>"] = {"setup": report}
+            self._finish(report.nodeid or "<collection>")
+
+    def pytest_runtest_logreport(self, report):
+        self.phases.setdefault(report.nodeid, {})[report.when] = report
+        if rows.finished(self.phases[report.nodeid]):
+            self._finish(report.nodeid)
+
+    def _finish(self, nodeid):
+        row = self.done[nodeid] = rows.make_row(
+            nodeid, self.phases.pop(nodeid), backend=self._backend(), registry=_registry(),
+            deviation_of=self._deviation_of)
+        self.conformance_seen |= row["invariant"] is not None  # under xdist, rows tell
+        if self.enabled and time.monotonic() - self.last_checkpoint > CHECKPOINT_SECONDS:
+            self.last_checkpoint = time.monotonic()
+            output.write_json(self._document(complete=False, reason="run in progress", exitstatus=None), self.folder)
+
+    def _backend(self) -> str:
+        return str(self.config.getoption("backend", None) or "unknown")
+
+    def _deviation_of(self, nodeid: str, reason: str) -> dict:
+        plugin = sys.modules.get("conformance.plugin")
+        found = plugin.known_deviations(self.config) if plugin else []
+        match = next((d for d in found if d.matches(nodeid) and d.reason == reason), None)
+        return {"pattern": match.pattern if match else None, "reason": reason,
+                "evidence": match.evidence if match else None}
+
+    # the document -----------------------------------------------------------------------------
+    def _document(self, *, complete: bool, reason: str | None, exitstatus) -> dict:
+        if self.info is None:
+            self.info = runinfo.collect(self.config)
+        done = [self.done[k] for k in sorted(self.done)]
+        devices = sorted({d for row in done for d in row["devices"]})
+        registry = _registry()
+        used = sorted({row["invariant"] for row in done if row["invariant"] in registry})
+        version = self.info["torch"]["version"] or ""
+        return {
+            "schema": schema.SCHEMA,
+            "schema_version": schema.VERSION,
+            "run": {
+                "complete": complete,
+                "incomplete_reason": reason,
+                "exit_status": exitstatus,
+                "backend": self._backend(),
+                "devices": devices,
+                "start": self.start,
+                "end": _now(),
+                "duration": round(time.monotonic() - self.clock, 3),
+                "tests_collected": self.collected,
+                "tests_finished": len(done),
+                "unfinished": sorted(self.phases),
+                **self.info,
+            },
+            "summary": {o: sum(r["outcome"] == o for r in done) for o in schema.OUTCOMES},
+            "invariants": {
+                i: {"tier": registry[i].tier, "area": registry[i].area, "doc": registry[i].doc,
+                    "ref": registry[i].ref, "url": registry[i].url(version)} for i in used},
+            "rows": done,
+        }
+
+    def _incomplete_reason(self, session, exitstatus) -> str | None:
+        if self.signal_name:
+            return f"interrupted by {self.signal_name}"
+        if self.collect_errors:
+            return f"{len(self.collect_errors)} error(s) during collection"
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return f"interrupted: {session.shouldstop or session.shouldfail or 'KeyboardInterrupt'}"
+        if exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+            return f"pytest exited with {pytest.ExitCode(exitstatus).name}"
+        if session.shouldstop or session.shouldfail:
+            return f"stopped early: {session.shouldstop or session.shouldfail}"
+        if self.phases:
+            return f"{len(self.phases)} test(s) started but did not finish"
+        if self.collected is not None and len(self.done) < self.collected:
+            return f"{len(self.done)} of {self.collected} collected tests finished"
+        return None
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if not self.enabled:
+            return
+        reason = self._incomplete_reason(session, exitstatus)
+        self.doc = self._document(complete=reason is None, reason=reason, exitstatus=int(exitstatus))
+        self.written = output.write_all(self.doc, self.folder)
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.doc is None:
+            return
+        terminalreporter.write_sep("=", "nnconform conformance summary")
+        for line in render.terminal_lines(self.doc):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"reports: {', '.join(str(p) for p in self.written)}")
+
+
+def _registry() -> dict:
+    from conformance.registry import REGISTRY
+
+    return REGISTRY

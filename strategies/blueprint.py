@@ -49,8 +49,10 @@ class Slot:
     """One named entry of a node, in registration order.
 
     ``ref`` is a node index for a child and a tensor index otherwise; ``None`` registers
-    ``None`` under the name. ``via`` says how it is registered: the ``register_*``/``add_module``
-    call or plain attribute assignment.
+    ``None`` under the name. ``via`` says how it is registered: ``register`` (the
+    ``register_*``/``add_module`` call), ``setattr`` (attribute assignment; a new buffer is
+    wrapped in ``nn.Buffer``) or ``member`` (assignment to a built-in layer's own name, which
+    keeps the object as given).
     """
 
     kind: str

@@ -151,15 +151,17 @@ class _GraphDrawer:
         kinds = self.kinds
         if is_root and self.orphans:
             kinds = tuple(k for k in kinds if k in MODULE_HOLDERS)
-        kind = self.draw(st.sampled_from(kinds))
+        # Plain modules carry buffers, plain attributes and None slots: draw them twice as often.
+        kind = self.draw(st.sampled_from(tuple(k for k in kinds if k in ("Module", "ExtraState")) + kinds))
         if kind in LAYERS:
             return self.layer(kind)
         count = self.draw(st.integers(0, self.max_slots))
         if kind in PARAM_CONTAINERS:
             slots = [Slot("param", "", self.param_ref()) for _ in range(count)]
             return Node(kind, self.keyed(kind == "ParameterDict", slots))
-        if kind not in ("Module", "ExtraState") and not self.can_take_child():
-            count = 0
+        if kind not in ("Module", "ExtraState"):
+            # A container's slots are all children: without sharing, only unplaced nodes qualify.
+            count = count if self.sharing and self.nodes else min(count, len(self.orphans))
         slots = [self.module_slot(kind, j) for j in range(count)]
         if is_root:  # adopt the rest, so that every node is reachable
             slots += [Slot("child", "", orphan) for orphan in list(self.orphans)]
@@ -187,10 +189,13 @@ class _GraphDrawer:
                 ref = None
             elif m.kind == "param":
                 ref = self.param_ref(m.shape(args))
+            elif self.ties and self.buffers and _chance(self.draw, 4):
+                ref = self.draw(st.sampled_from(self.buffers))
             else:
                 dtypes = (m.dtype,) if m.dtype else ("float32", "float64")
                 ref = self.new_tensor("buffer", m.shape(args), dtypes)
-            slots.append(Slot(m.kind, m.name, ref, via="setattr"))
+                self.buffers.append(ref)
+            slots.append(Slot(m.kind, m.name, ref, via="member"))
         return Node(kind, tuple(slots), args + ((bias,) if spec.has_bias_flag else ()))
 
     # -- slots --------------------------------------------------------------------------------
@@ -211,14 +216,14 @@ class _GraphDrawer:
         return self.buffer_slot(f"b{j}")
 
     def param_slot(self, name: str) -> Slot:
-        ref = None if self.none_slots and _chance(self.draw, 8) else self.param_ref()
+        ref = None if self.none_slots and _chance(self.draw, 5) else self.param_ref()
         return Slot("param", name, ref, via=self.via(ref))
 
     def buffer_slot(self, name: str) -> Slot:
         persistent = not _chance(self.draw, 3)
-        if self.none_slots and _chance(self.draw, 8):
+        if self.none_slots and _chance(self.draw, 6):
             return Slot("buffer", name, None, persistent)
-        if self.ties and self.buffers and _chance(self.draw, 4):
+        if self.ties and self.buffers and _chance(self.draw, 2):
             return Slot("buffer", name, self.draw(st.sampled_from(self.buffers)), persistent)
         ref = self.new_tensor("buffer")
         via = self.via(ref)
@@ -235,9 +240,9 @@ class _GraphDrawer:
 
     def child_ref(self, allow_none: bool) -> int | None:
         """An unplaced node, or (sharing) any earlier one; callers check can_take_child()."""
-        if allow_none and self.none_slots and _chance(self.draw, 8):
+        if allow_none and self.none_slots and _chance(self.draw, 6):
             return None
-        share = self.sharing and self.nodes and (not self.orphans or _chance(self.draw, 4))
+        share = self.sharing and self.nodes and (not self.orphans or _chance(self.draw, 3))
         if share:
             return self.draw(st.sampled_from(range(len(self.nodes))))
         ref = self.draw(st.sampled_from(self.orphans))

@@ -1,0 +1,23 @@
+"""Structural laws of design.md that the spec leaves implicit: round trips are identities."""
+from conformance.registry import Invariant
+
+_ROUND_TRIP = "Structural law (design.md): round trips are identities (deepcopy, pickle, torch.save/torch.load)"
+
+INVARIANTS = [
+    Invariant(
+        "law.copy.keeps_state",
+        "reference",
+        "grad_and_copy",
+        f"{_ROUND_TRIP}: the copy has equal values, dtypes, shapes, tensor types, requires_grad, "
+        "training flags and extra state.",
+        "torch.nn.Module",
+    ),
+    Invariant(
+        "law.copy.keeps_grads",
+        "reference",
+        "grad_and_copy",
+        f"{_ROUND_TRIP}: each parameter's .grad comes back, equal in value, as copy.deepcopy of a "
+        "plain tensor keeps its .grad.",
+        "torch.nn.Module",
+    ),
+]

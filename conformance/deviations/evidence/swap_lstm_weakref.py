@@ -1,0 +1,28 @@
+"""Under set_swap_module_params_on_conversion(True), LSTM weights cannot be swapped: LSTM keeps weak
+references to them (``_flat_weight_refs``) and torch.utils.swap_tensors refuses tensors with weakrefs.
+
+So load_state_dict fails for a module holding an LSTM (once its refs are set, e.g. after any move), and
+a move fails when an LSTM weight is also registered in another module: LSTM._apply drops its refs only
+during its own turn.
+"""
+import torch
+from torch import nn
+
+torch.__future__.set_swap_module_params_on_conversion(True)
+try:
+    lstm = nn.LSTM(1, 1)
+    try:
+        lstm.load_state_dict(nn.LSTM(1, 1).state_dict())
+        print("load_state_dict: ok")
+    except RuntimeError as exc:
+        print("load_state_dict:", str(exc).splitlines()[1].strip())
+    root = nn.Module()
+    root.first = nn.ParameterList([lstm.weight_ih_l0])
+    root.lstm = lstm
+    try:
+        root.to("meta")
+        print("move with a tied LSTM weight: ok")
+    except RuntimeError as exc:
+        print("move with a tied LSTM weight:", exc, "<-", exc.__cause__)
+finally:
+    torch.__future__.set_swap_module_params_on_conversion(False)

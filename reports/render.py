@@ -1,0 +1,295 @@
+"""Render a report document (the JSON, as a dict) as Markdown, standalone HTML, terminal lines.
+
+Pure functions of the document, so a saved ``report.json`` can be rendered again:
+``python -m reports.render report.json [OUT_DIR]``.
+
+Every name, message and snippet comes from the run and may hold markup (a test id, a module or
+key name, an exception message): the HTML escapes all of it, and the Markdown escapes table
+cells and picks code fences longer than any backtick run inside. The HTML loads nothing (a
+Content-Security-Policy forbids scripts and network) and needs no script: failures expand with
+``<details>``.
+"""
+from __future__ import annotations
+
+import html as _html
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from urllib.parse import quote
+
+from reports.schema import OUTCOMES, SEVERITY
+
+NO_INVARIANT = "(no invariant)"
+NO_DEVICE = "default"  # tests not parametrized by device run on the default device
+SYMBOL = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "s", "xfailed": "x", "xpassed": "X"}
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+def worst(outcomes) -> str:
+    present = set(outcomes)
+    return next(o for o in SEVERITY if o in present)
+
+
+def by_area_tier(rows) -> list[tuple[str, str, Counter]]:
+    groups: dict[tuple[str, str], Counter] = {}
+    for row in rows:
+        key = (row["area"] or NO_INVARIANT, row["tier"] or "-")
+        groups.setdefault(key, Counter())[row["outcome"]] += 1
+    return [(area, tier, groups[(area, tier)]) for area, tier in sorted(groups)]
+
+
+def columns(doc) -> list[tuple[str, str]]:
+    """Matrix columns: (backend, device) pairs seen in the rows."""
+    return sorted({(r["backend"], d) for r in doc["rows"] for d in (r["devices"] or [NO_DEVICE])})
+
+
+def headline(doc) -> str:
+    run, torch = doc["run"], doc["run"]["torch"]
+    git = f" (git {torch['git'][:10]})" if torch.get("git") else ""
+    cuda = f", CUDA {torch['cuda']}" if torch.get("cuda") else ""
+    rocm = f", ROCm {torch['rocm']}" if torch.get("rocm") else ""
+    profile = (run.get("hypothesis") or {}).get("profile")
+    return (f"torch {torch.get('version')}{git}{cuda}{rocm} · backend {run['backend']} · profile {profile} · "
+            f"{len(doc['rows'])} tests · {run['start']}")
+
+
+def status(doc) -> str:
+    run = doc["run"]
+    return "complete" if run["complete"] else f"INCOMPLETE: {run.get('incomplete_reason') or 'unknown reason'}"
+
+
+def totals(doc) -> str:
+    counts = Counter(r["outcome"] for r in doc["rows"])
+    return ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o]) or "no tests"
+
+
+def _problems(doc):
+    return [r for r in doc["rows"] if r["outcome"] in ("failed", "error")]
+
+
+# --- terminal ---------------------------------------------------------------------------------
+
+def terminal_lines(doc) -> list[str]:
+    header = ("area", "tier", *OUTCOMES)
+    table = [header] + [(a, t, *(str(c[o]) for o in OUTCOMES)) for a, t, c in by_area_tier(doc["rows"])]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = [f"{totals(doc)} ({status(doc)})"]
+    for r in table:
+        cells = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        lines.append("  ".join(cells))
+    for row in _problems(doc):
+        lines.append(f"{row['outcome'].upper():7} {row['test']} [{row['invariant'] or NO_INVARIANT}]")
+    return lines
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+def md_cell(text) -> str:
+    """Table cell text: one line, pipes escaped, markup shown as text."""
+    return _html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def md_code(text: str, lang: str = "") -> str:
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def md_inline(text, table: bool = False) -> str:
+    """A code span; in a table cell its pipes are escaped too (GFM splits cells on them)."""
+    text = " ".join(str(text).split())
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def markdown(doc) -> str:
+    out = ["# nnconform conformance report", "", md_cell(headline(doc)), "",
+           f"**{md_cell(status(doc))}**: {md_cell(totals(doc))}", ""]
+    out += ["## Summary by area and tier", "", "| area | tier | " + " | ".join(OUTCOMES) + " |",
+            "|---|---|" + "---:|" * len(OUTCOMES)]
+    for area, tier, c in by_area_tier(doc["rows"]):
+        out.append(f"| {md_cell(area)} | {md_cell(tier)} | " + " | ".join(str(c[o]) for o in OUTCOMES) + " |")
+    problems = _problems(doc)
+    if problems:
+        out += ["", "## Failures", ""]
+        for row in problems:
+            out += _md_failure(doc, row)
+    deviations = [r for r in doc["rows"] if r["deviation"]]
+    if deviations:
+        out += ["", "## Known deviations", "", "| test | outcome | reason | evidence |", "|---|---|---|---|"]
+        for r in deviations:
+            d = r["deviation"]
+            cells = (md_inline(r["test"], table=True), r["outcome"], md_cell(d["reason"]), md_cell(d["evidence"] or ""))
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _md_failure(doc, row) -> list[str]:
+    failure = row["failure"] or {}
+    inv = doc["invariants"].get(row["invariant"] or "", {})
+    out = [f"### {row['outcome']}: {md_inline(row['test'])}", ""]
+    if row["invariant"]:
+        out.append(f"Invariant {md_inline(row['invariant'])} ({md_cell(row['tier'])}, {md_cell(row['area'])}).")
+    if failure.get("doc"):
+        link = f" ({md_cell(inv['url'])})" if inv.get("url") else ""
+        out.append(f"Documentation: {md_cell(failure['doc'])}{link}")
+    out += ["", md_code(failure.get("message") or "")]
+    if failure.get("reproducer"):
+        out += ["", "Reproducer (torch only):", "", md_code(failure["reproducer"], "python")]
+    return out + [""]
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+th { background: #f3f3f3; } tr.area th { background: #e4e9f2; }
+td.cell { text-align: center; min-width: 5em; } td.cell a { color: inherit; }
+.passed { background: #c8ecc8; } .failed { background: #f5b5b5; } .error { background: #e57e7e; }
+.xfailed { background: #fbe3a6; } .xpassed { background: #bcd4f6; } .skipped { background: #e6e6e6; }
+.none { background: #fff; color: #aaa; }
+pre { background: #f7f7f7; border: 1px solid #ddd; padding: .6em; overflow-x: auto; white-space: pre-wrap; }
+details { margin: .4em 0; border-left: 4px solid #ccc; padding-left: .6em; }
+details.failed, details.error { border-left-color: #c33; } details.xfailed { border-left-color: #d9a400; }
+summary { cursor: pointer; } .muted { color: #666; } .banner { padding: .5em; font-weight: bold; }
+"""
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def e(text) -> str:
+    return _html.escape("" if text is None else str(text), quote=True)
+
+
+def _link(url, text) -> str:
+    if not (isinstance(url, str) and url.startswith("https://")):
+        return e(text)
+    return f'<a href="{e(quote(url, safe=":/#?=&.-_~%"))}" rel="noreferrer">{e(text)}</a>'
+
+
+def html(doc) -> str:
+    rows = doc["rows"]
+    anchors = {r["test"]: f"t{i}" for i, r in enumerate(rows)}
+    banner = "passed" if doc["run"]["complete"] else "xfailed"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        "<title>nnconform conformance report</title>", f"<style>{CSS}</style></head><body>",
+        "<h1>nnconform conformance report</h1>", f'<p class="muted">{e(headline(doc))}</p>',
+        f'<p id="status" class="banner {banner}">{e(status(doc))}: {e(totals(doc))}</p>',
+        _legend(), _matrix(doc, anchors), _failure_details(doc, anchors), _run_table(doc), "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _legend() -> str:
+    items = "".join(f'<td class="cell {o}">{SYMBOL[o]} {o}</td>' for o in SEVERITY)
+    return f'<table id="legend"><tr><th>legend</th>{items}<td class="cell none">· not run</td></tr></table>'
+
+
+def _matrix(doc, anchors) -> str:
+    cols = columns(doc)
+    several = len({b for b, _ in cols}) > 1
+    heads = "".join(f"<th>{e(f'{b} / {d}' if several else d)}</th>" for b, d in cols)
+    cells: dict[tuple, list] = {}
+    for r in doc["rows"]:
+        for d in r["devices"] or [NO_DEVICE]:
+            cells.setdefault((r["invariant"], r["backend"], d), []).append(r)
+    out = ["<h2>Invariants × devices</h2>",
+           f'<table id="matrix"><thead><tr><th>invariant</th><th>tier</th>{heads}</tr></thead><tbody>']
+    invs = sorted({r["invariant"] for r in doc["rows"]}, key=lambda i: (_area(doc, i), i or ""))
+    area = object()
+    for inv in invs:
+        if _area(doc, inv) != area:
+            area = _area(doc, inv)
+            out.append(f'<tr class="area"><th colspan="{2 + len(cols)}">{e(area)}</th></tr>')
+        meta = doc["invariants"].get(inv or "", {})
+        title = _link(meta.get("url"), inv or NO_INVARIANT)
+        out.append(f'<tr class="inv" title="{e(meta.get("doc"))}"><td>{title}</td><td>{e(meta.get("tier", "-"))}</td>')
+        out += [_cell(cells.get((inv, b, d), []), anchors) for b, d in cols]
+        out.append("</tr>")
+    return "\n".join(out + ["</tbody></table>"])
+
+
+def _area(doc, inv) -> str:
+    return doc["invariants"].get(inv or "", {}).get("area") or NO_INVARIANT
+
+
+def _cell(group, anchors) -> str:
+    if not group:
+        return '<td class="cell none">·</td>'
+    outcome = worst(r["outcome"] for r in group)
+    bad = [r for r in group if r["outcome"] == outcome]
+    tests = "\n".join(f"{r['outcome']}: {r['test']}" for r in group)
+    text = f"{SYMBOL[outcome]} {len(bad)}/{len(group)}" if len(group) > 1 else SYMBOL[outcome]
+    if outcome in ("failed", "error", "xfailed"):
+        text = f'<a href="#{anchors[bad[0]["test"]]}">{e(text)}</a>'
+    else:
+        text = e(text)
+    return f'<td class="cell {outcome}" title="{e(tests)}">{text}</td>'
+
+
+def _failure_details(doc, anchors) -> str:
+    shown = [r for r in doc["rows"] if r["outcome"] in ("failed", "error", "xfailed")]
+    if not shown:
+        return "<h2>Failures</h2><p>None.</p>"
+    out = ["<h2>Failures and known deviations</h2>"]
+    for r in shown:
+        f, d = r["failure"] or {}, r["deviation"]
+        meta = doc["invariants"].get(r["invariant"] or "", {})
+        out.append(f'<details id="{anchors[r["test"]]}" class="{r["outcome"]}"><summary><b>{e(r["outcome"])}</b> '
+                   f'<code>{e(r["test"])}</code> '
+                   f'<span class="muted">{e(r["invariant"] or NO_INVARIANT)}</span></summary>')
+        if f.get("doc"):
+            out.append(f'<p>Documentation: {_link(meta.get("url"), f["doc"])}</p>')
+        if d:
+            evidence = f'<span class="muted">(evidence: {e(d["evidence"])})</span>'
+            out.append(f"<p>Known deviation: {e(d['reason'])} {evidence}</p>")
+        out.append(f'<pre class="message">{e(f.get("message"))}</pre>')
+        if f.get("reproducer"):
+            out.append(f'<p>Reproducer (torch only):</p><pre class="repro"><code>{e(f["reproducer"])}</code></pre>')
+        if f.get("example"):
+            out.append(f'<p>Hypothesis:</p><pre>{e(f["example"])}</pre>')
+        out.append("</details>")
+    return "\n".join(out)
+
+
+def _run_table(doc) -> str:
+    run = doc["run"]
+    facts = {k: v for k, v in run.items() if k not in ("unfinished",)}
+    body = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts.items())
+    tests = "".join(f'<tr><td><code>{e(r["test"])}</code></td><td class="{e(r["outcome"])}">{e(r["outcome"])}</td>'
+                    f'<td>{e(r["invariant"])}</td><td>{e(", ".join(r["devices"]) or NO_DEVICE)}</td>'
+                    f'<td>{e(r["examples"])}</td></tr>' for r in doc["rows"])
+    return (f"<details><summary>Run</summary><table>{body}</table></details>"
+            f"<details><summary>All tests ({len(doc['rows'])})</summary><table id=\"tests\">"
+            f"<tr><th>test</th><th>outcome</th><th>invariant</th><th>devices</th><th>examples</th></tr>{tests}</table></details>")
+
+
+def main(argv=None) -> int:
+    import json
+
+    from reports import output, schema
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (1, 2):
+        print("usage: python -m reports.render REPORT.json [OUT_DIR]", file=sys.stderr)
+        return 2
+    source = Path(args[0])
+    try:
+        doc = schema.validate(json.loads(source.read_text(encoding="utf-8")))
+    except (OSError, ValueError, RecursionError) as exc:
+        print(f"{source}: {exc}", file=sys.stderr)
+        return 2
+    folder = Path(args[1]) if len(args) == 2 else source.parent
+    output.write_atomic(folder / "report.md", markdown(doc))
+    output.write_atomic(folder / "report.html", html(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
