@@ -7,7 +7,6 @@ the simulated accelerator nnsim, cuda...), ``data_device`` (one that holds data)
 call and restored in ``finally``. Expectations come from the blueprint (``model_devices``); values
 are the builder's ``_t(shape, dtype, seed)``, compared bit for bit.
 """
-import contextlib
 from dataclasses import replace
 
 import pytest
@@ -18,19 +17,13 @@ from hypothesis import strategies as st
 from conformance import model_devices as md
 from conformance.check import expect_equal, expect_true
 from conformance.devices import SIM, sync
+from conformance.flags import FLAG_LINES, SETTINGS, conversion_setting
 from conformance.registry import invariant
 from strategies import blueprints
 from strategies.blueprint import FLOAT_DTYPES, Blueprint, Node, Slot, TensorSpec
 from strategies.graphs import NODE_KINDS
 from strategies.layers import LAYERS
 
-FUTURE = torch.__future__
-SETTINGS = {"default": (False, False), "overwrite": (True, False), "swap": (False, True)}
-FLAG_LINES = {
-    "default": "",
-    "overwrite": "torch.__future__.set_overwrite_module_params_on_conversion(True)\n",
-    "swap": "torch.__future__.set_swap_module_params_on_conversion(True)\n",
-}
 # Each property gets the profile's example budget per device, split across the three settings.
 PER_SETTING = settings(max_examples=max(1, settings.default.max_examples // len(SETTINGS)))
 SIM_SETUP = f"from conformance.devices import simulated_accelerator; simulated_accelerator()  # registers {SIM!r}\n"
@@ -90,18 +83,6 @@ def shared_buffers(draw):
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def conversion_setting(setting: str):
-    before = (FUTURE.get_overwrite_module_params_on_conversion(), FUTURE.get_swap_module_params_on_conversion())
-    try:
-        FUTURE.set_overwrite_module_params_on_conversion(SETTINGS[setting][0])
-        FUTURE.set_swap_module_params_on_conversion(SETTINGS[setting][1])
-        yield
-    finally:
-        FUTURE.set_overwrite_module_params_on_conversion(before[0])
-        FUTURE.set_swap_module_params_on_conversion(before[1])
-
-
 def canonical(device: str) -> str:
     """How a tensor reports ``device``: ``nnsim`` -> ``nnsim:0``; cpu and meta have no index."""
     return device if ":" in device or device in ("cpu", "meta") else f"{device}:0"
