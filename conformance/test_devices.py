@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import model_devices as md
-from conformance.check import expect_equal, expect_true
+from conformance.check import expect_equal, expect_raises, expect_true
 from conformance.devices import SIM, sync
 from conformance.flags import FLAG_LINES, SETTINGS, conversion_setting
 from conformance.registry import invariant
@@ -367,3 +367,18 @@ def test_move_parameter_objects_by_setting(data, backend, device, setting):
     expect_equal(actual, [(loc.label, same) for loc in params], graph=g,
                  call=f"before = [{', '.join(l.label for l in params)}]\n" + FLAG_LINES[setting] + f"root.{call}\n"
                  + f"print([a is b for a, b in zip(before, [{', '.join(l.label for l in params)}])])")
+
+
+@invariant("conv.meta")
+@given(data=st.data())
+def test_to_meta_keeps_parameters_and_refuses_copy_back(data, backend):
+    """``to('meta')`` keeps every parameter an ``nn.Parameter``; copying back to cpu must raise."""
+    g = draw_graph(data, backend, uses=["meta"])
+    g.root.to("meta")
+    params = [loc for loc in md.locations(g.blueprint) if loc.what == "param"]
+    expect_equal([(loc.label, type(read(g, loc)).__name__) for loc in params],
+                 [(loc.label, "Parameter") for loc in params],
+                 call="root.to('meta')\n" + printed(g, "__class__.__name__"), graph=g)
+    if any(loc.what in ("param", "buffer") for loc in md.locations(g.blueprint)):
+        expect_raises(NotImplementedError, lambda: g.root.to("cpu"), call="root.to('meta')\nroot.to('cpu')", graph=g,
+                      match="Cannot copy out of meta tensor; no data! Please use torch.nn.Module.to_empty() instead")

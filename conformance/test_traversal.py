@@ -1,6 +1,8 @@
 """Traversal: modules/children/parameters/buffers, their names, order and de-duplication."""
 import types
 
+import torch
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -184,3 +186,33 @@ def test_get_submodule_agrees_with_traversal(data, backend):
     g = draw_graph(data, backend)
     for name, i in model.named_modules(g.blueprint, remove_duplicate=False):
         expect_equal(g.label(g.root.get_submodule(name)), f"n{i}", call=f"print(root.get_submodule({name!r}))", graph=g)
+
+
+@invariant("traversal.dedup.first_path_wins")
+@given(data=st.data())
+def test_shared_module_named_by_its_first_path(data, backend):
+    """Each module de-duplicated by ``named_modules()`` keeps the first name that the
+    non-de-duplicating walk gives it."""
+    g = draw_graph(data, backend)
+    first: dict[str, str] = {}
+    for name, label in g.labelled(g.root.named_modules(remove_duplicate=False)):
+        first.setdefault(label, name)
+    expected = [(name, label) for label, name in first.items()]
+    expect_equal(g.labelled(g.root.named_modules()), expected,
+                 call="print([name for name, _ in root.named_modules()])\n"
+                      "print([name for name, _ in root.named_modules(remove_duplicate=False)])", graph=g)
+
+
+@invariant("traversal.dedup.identity_not_storage")
+def test_dedup_is_by_object_not_storage():
+    base = torch.zeros(2)
+    m, child = torch.nn.Module(), torch.nn.Module()
+    m.a, m.b = torch.nn.Parameter(base), torch.nn.Parameter(base)  # two objects over one tensor
+    m.c = child
+    child.register_buffer("pb", m.a)  # one Parameter as a buffer here and a parameter above
+    call = ("import torch\nbase = torch.zeros(2)\nm, child = torch.nn.Module(), torch.nn.Module()\n"
+            "m.a, m.b = torch.nn.Parameter(base), torch.nn.Parameter(base)\nm.c = child\n"
+            "child.register_buffer('pb', m.a)\n")
+    expect_equal([n for n, _ in m.named_parameters()], ["a", "b"], call=call + "print(list(dict(m.named_parameters())))")
+    expect_equal([n for n, _ in m.named_buffers()], ["c.pb"], call=call + "print(list(dict(m.named_buffers())))")
+    expect_equal(list(m.state_dict()), ["a", "b", "c.pb"], call=call + "print(list(m.state_dict()))")
