@@ -1,0 +1,128 @@
+"""The suite's pytest plugin turns misuse into clear errors, and its state guard works.
+
+Most checks run pytest in a subprocess (collection only, where that suffices) and read what it
+prints: that output is what a user sees.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conformance import plugin
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = "conformance/test_traversal.py"
+DROPPED_ENV = ("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", "NNCONFORM_BREAK")
+
+
+def run_pytest(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    # Drop what the outer run set for itself (xdist worker, current test, a break); PYTEST_PLUGINS passes.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def output(result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_unknown_hypothesis_profile_is_a_usage_error():
+    result = run_pytest(TARGET, "--collect-only", "-q", "--hypothesis-profile=nope")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert "unknown Hypothesis profile 'nope'; choose one of ci" in output(result)
+
+
+def test_unknown_backend_is_a_usage_error():
+    result = run_pytest(TARGET, "--collect-only", "-q", "--backend=nope")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert "unknown --backend 'nope'; available: eager" in output(result)
+
+
+def test_malformed_deviations_line_names_its_line_number(tmp_path):
+    path = tmp_path / "devs.txt"
+    path.write_text("# comment\n\nconformance/test_traversal.py::* | a reason with no evidence field\n")
+    result = run_pytest(TARGET, "--collect-only", "-q", f"--deviations={path}")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert f"{path}:3: expected '<test id or glob> | <reason> | <evidence file>'" in output(result)
+
+
+def test_deviations_line_with_missing_evidence_names_the_file(tmp_path):
+    path = tmp_path / "devs.txt"
+    path.write_text("conformance/test_traversal.py::* | reason | evidence/nowhere.py\n")
+    result = run_pytest(TARGET, "--collect-only", "-q", f"--deviations={path}")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert f"{path}:1: evidence file 'evidence/nowhere.py' not found" in output(result)
+
+
+def test_missing_deviations_file_is_a_usage_error(tmp_path):
+    result = run_pytest(TARGET, "--collect-only", "-q", f"--deviations={tmp_path / 'absent.txt'}")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert "absent.txt does not exist" in output(result)
+
+
+def _deviations(tmp_path, pattern: str) -> Path:
+    (tmp_path / "evidence.py").write_text("print('evidence')\n")
+    path = tmp_path / "devs.txt"
+    path.write_text(f"{pattern} | a known finding | evidence.py\n")
+    return path
+
+
+def test_unmatched_deviations_entry_warns(tmp_path):
+    path = _deviations(tmp_path, f"{TARGET}::test_nowhere*")
+    result = run_pytest(TARGET, "--collect-only", "-q", f"--deviations={path}")
+    assert result.returncode == pytest.ExitCode.OK, output(result)
+    assert f"deviations line 1 ('{TARGET}::test_nowhere*') matches no collected test" in output(result)
+
+
+def test_matched_deviations_entry_marks_an_expected_failure(tmp_path):
+    # Non-strict: a passing test under a deviation shows as XPASS (a fix), not as a failure.
+    path = _deviations(tmp_path, "conformance/test_traversal.py::test_named_ch*")
+    result = run_pytest(f"{TARGET}::test_named_children", "-q", "-rX", f"--deviations={path}")
+    assert result.returncode == pytest.ExitCode.OK, output(result)
+    assert "1 xpassed" in output(result) and "known deviation: a known finding" in output(result)
+
+
+def _item(nodeid: str, ident=None):
+    marker = SimpleNamespace(args=(ident,)) if ident else None
+    return SimpleNamespace(nodeid=nodeid, path=plugin.CONFORMANCE_DIR / "test_fake.py",
+                           get_closest_marker=lambda name: marker, user_properties=[])
+
+
+def test_conformance_test_without_invariant_fails_collection():
+    # The collection hook itself, on stand-in items: a real test file without @invariant would
+    # have to sit inside conformance/, where other runs would pick it up.
+    items = [_item("conformance/test_fake.py::test_ok", "traversal.modules.dedup"),
+             _item("conformance/test_fake.py::test_unmarked"),
+             _item("conformance/test_fake.py::test_unknown_id", "no.such.invariant")]
+    with pytest.raises(pytest.UsageError) as info:
+        plugin.pytest_collection_modifyitems(config=None, items=items)
+    message = str(info.value)
+    assert "conformance/test_fake.py::test_unmarked (invariant None)" in message
+    assert "conformance/test_fake.py::test_unknown_id (invariant 'no.such.invariant')" in message
+    assert "test_ok" not in message
+
+
+LEAKY_TESTS = '''
+import torch
+
+def test_leaks_the_overwrite_flag():
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
+
+def test_runs_after_the_leak():
+    assert torch.__future__.get_overwrite_module_params_on_conversion() is False
+'''
+
+
+def test_guard_fails_a_leaking_test_and_restores_the_flag(tmp_path):
+    (tmp_path / "test_leaky.py").write_text(textwrap.dedent(LEAKY_TESTS))
+    result = run_pytest(str(tmp_path / "test_leaky.py"), "-p", "conformance.plugin", "-q", "-p", "no:randomly",
+                        "--rootdir", str(tmp_path), "--deviations", str(_deviations(tmp_path, "no-such-test")))
+    out = output(result)
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, out
+    assert "ERROR at teardown of test_leaks_the_overwrite_flag" in out
+    assert "test changed global state and did not restore it: torch.__future__ overwrite flag" in out
+    assert "2 passed" in out and "1 error" in out  # the leaky test ran; the next one saw the flag restored
