@@ -6,8 +6,8 @@ backend from the ``backend`` fixture and never build modules themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from conformance.build import Graph, build
 

@@ -90,7 +90,7 @@ def expect_no_error(fn, *, call: str, graph=None):
     __tracebackhide__ = True
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is the finding
+    except Exception as exc:
         raise ConformanceError("raised where the model expects success", call=call, graph=graph,
                                actual=f"{type(exc).__name__}({exc})", expected="no exception") from exc
 

@@ -7,6 +7,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from torch import nn
 
+from conformance import model_containers as mc
 from conformance.check import expect_equal
 from strategies import blueprints
 
@@ -104,3 +105,13 @@ def mapping(kind, pairs, g, container=nn.ModuleDict):
     if kind == "OrderedDict":
         return OrderedDict(live), f"OrderedDict({text})"
     return container(live), f"nn.{container.__name__}({text})"
+
+
+def expect_members(g, c, kind, pairs, *, call, state_dict=True):
+    """Container ``c`` (of ``kind``, holding ``pairs``) names its parameters, and its state_dict
+    keys, as the container model says."""
+    expect_equal(g.labelled(c.named_parameters()), mc.named_parameters(g.blueprint, kind, pairs),
+                 call=f"{call}\nprint([n for n, _ in c.named_parameters()])", graph=g)
+    if state_dict:
+        expect_equal(list(c.state_dict()), mc.state_dict_keys(g.blueprint, kind, pairs),
+                     call=f"{call}\nprint(list(c.state_dict()))", graph=g)

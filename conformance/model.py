@@ -114,7 +114,7 @@ def metadata_paths(bp: Blueprint, *, prefix: str = "") -> list[tuple[str, int]]:
     out = []
 
     def visit(i: int, pre: str) -> None:
-        out.append((pre[:-1] if pre.endswith(".") else pre, i))
+        out.append((pre.removesuffix("."), i))
         for name, child in own(bp, i, "child"):
             visit(child, pre + name + ".")
 

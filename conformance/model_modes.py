@@ -15,9 +15,8 @@ copying). The traversal rules come from :mod:`conformance.model`.
 """
 from __future__ import annotations
 
-from strategies.blueprint import Blueprint
-
 from conformance.model import join, named_children, named_members, named_modules
+from strategies.blueprint import Blueprint
 
 
 def descendants(bp: Blueprint, node: int) -> set[int]:

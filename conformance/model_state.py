@@ -16,9 +16,8 @@ The rules, with the invariant ids of ``spec/invariants.md``:
 """
 from __future__ import annotations
 
-from strategies.blueprint import Blueprint
-
 from conformance.model import EXTRA_STATE, EXTRA_STATE_KINDS, own, state_dict_entries
+from strategies.blueprint import Blueprint
 
 
 def paths(bp: Blueprint, *, prefix: str = "") -> list[tuple[str, int]]:

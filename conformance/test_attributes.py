@@ -17,7 +17,6 @@ from torch import nn
 
 from conformance import model
 from conformance.check import expect_equal, expect_error, expect_no_error, expect_true
-from conformance.registry import invariant
 from conformance.edits import (
     VALUES,
     attempt,
@@ -30,6 +29,7 @@ from conformance.edits import (
     new_ref,
     slot_named,
 )
+from conformance.registry import invariant
 from strategies.blueprint import Blueprint, Slot
 
 REGISTRIES = {"param": "_parameters", "buffer": "_buffers", "child": "_modules", "plain": "__dict__"}

@@ -21,7 +21,6 @@ from torch import nn
 
 from conformance import model_containers as mc
 from conformance.check import expect_equal, expect_raises, expect_true
-from conformance.registry import invariant
 from conformance.draw_containers import (
     DICT_KEYS,
     SLICES,
@@ -34,6 +33,7 @@ from conformance.draw_containers import (
     param_pool,
     with_imports,
 )
+from conformance.registry import invariant
 
 
 def machine_settings():

@@ -26,6 +26,7 @@ from conformance.draw_containers import (
     draw_label,
     draw_labels,
     expect_list,
+    expect_members,
     items,
     lab,
     mapping,
@@ -272,12 +273,7 @@ def test_sequential_add_and_mul(data, backend):
         graph=g,
     )
     expect_list(g, r, mc.renumbered(expected), call=call)
-    expect_equal(
-        g.labelled(r.named_parameters()),
-        mc.named_parameters(g.blueprint, "Sequential", mc.renumbered(expected)),
-        call=f"{call}\nprint([n for n, _ in c.named_parameters()])",
-        graph=g,
-    )
+    expect_members(g, r, "Sequential", mc.renumbered(expected), call=call, state_dict=False)
     expect_list(g, s, mc.contents(g.blueprint, i), call=f"{call}\nc = n{i}")
 
 
@@ -500,18 +496,7 @@ def test_modulelist_repeated_module(data, backend):
     expect_list(g, ml, mc.renumbered([m] * k), call=call)
     expect_equal([lab(g, c) for c in ml.children()], [m], call=f"{call}\nprint(list(c.children()))", graph=g)
     pairs = mc.renumbered([m] * k)
-    expect_equal(
-        g.labelled(ml.named_parameters()),
-        mc.named_parameters(g.blueprint, "ModuleList", pairs),
-        call=f"{call}\nprint([n for n, _ in c.named_parameters()])",
-        graph=g,
-    )
-    expect_equal(
-        list(ml.state_dict()),
-        mc.state_dict_keys(g.blueprint, "ModuleList", pairs),
-        call=f"{call}\nprint(list(c.state_dict()))",
-        graph=g,
-    )
+    expect_members(g, ml, "ModuleList", pairs, call=call)
 
 
 @invariant("ml.duplicates")
@@ -560,12 +545,7 @@ def test_moduledict_keeps_insertion_order(data, backend):
     expect_equal([(k, lab(g, v)) for k, v in md.items()], expected, call=f"{call}\nprint(list(c.items()))", graph=g)
     expect_equal(list(md), [k for k, _ in expected], call=f"{call}\nprint(list(c))", graph=g)
     expect_equal(len(md), len(expected), call=f"{call}\nprint(len(c))", graph=g)
-    expect_equal(
-        g.labelled(md.named_parameters()),
-        mc.named_parameters(g.blueprint, "ModuleDict", expected),
-        call=f"{call}\nprint([n for n, _ in c.named_parameters()])",
-        graph=g,
-    )
+    expect_members(g, md, "ModuleDict", expected, call=call, state_dict=False)
 
 
 @invariant("md.order_update")
@@ -758,18 +738,7 @@ def test_parameterlist_parameters_follow_list_order(data, backend):
     pl = nn.ParameterList(start)
     pl[index] = obj(g, pairs[index][1])
     call = f"c = nn.ParameterList({code(['0' if j == index else v for j, (_, v) in enumerate(pairs)])})\nc[{index}] = {pairs[index][1]}"
-    expect_equal(
-        g.labelled(pl.named_parameters()),
-        mc.named_parameters(g.blueprint, "ParameterList", pairs),
-        call=f"{call}\nprint([n for n, _ in c.named_parameters()])",
-        graph=g,
-    )
-    expect_equal(
-        list(pl.state_dict()),
-        mc.state_dict_keys(g.blueprint, "ParameterList", pairs),
-        call=f"{call}\nprint(list(c.state_dict()))",
-        graph=g,
-    )
+    expect_members(g, pl, "ParameterList", pairs, call=call)
 
 
 # -- ParameterDict -------------------------------------------------------------------------------
@@ -787,12 +756,7 @@ def test_parameterdict_keeps_ordered_sources(data, backend):
     call = with_imports(f"c = nn.ParameterDict({text1})\nc.update({text2})")
     expected = mc.dict_update(first, second)
     expect_equal([(k, lab(g, v)) for k, v in pd.items()], expected, call=f"{call}\nprint(list(c.items()))", graph=g)
-    expect_equal(
-        g.labelled(pd.named_parameters()),
-        mc.named_parameters(g.blueprint, "ParameterDict", expected),
-        call=f"{call}\nprint([n for n, _ in c.named_parameters()])",
-        graph=g,
-    )
+    expect_members(g, pd, "ParameterDict", expected, call=call, state_dict=False)
 
 
 @invariant("pd.order.plain_dict_sorted")
@@ -924,12 +888,7 @@ def test_parameterdict_parameters_follow_key_order(data, backend):
     pd[key] = obj(g, dict(pairs)[key])
     start = "[" + ", ".join(f"({k!r}, {0 if k == key else v})" for k, v in pairs) + "]"
     call = f"c = nn.ParameterDict({start})\nc[{key!r}] = {dict(pairs)[key]}"
-    expect_equal(
-        g.labelled(pd.named_parameters()),
-        mc.named_parameters(g.blueprint, "ParameterDict", pairs),
-        call=f"{call}\nprint([n for n, _ in c.named_parameters()])",
-        graph=g,
-    )
+    expect_members(g, pd, "ParameterDict", pairs, call=call, state_dict=False)
 
 
 @invariant("pd.dict_api")

@@ -13,7 +13,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance import model, model_dtype as md
+from conformance import model
+from conformance import model_dtype as md
 from conformance.check import expect_equal, expect_no_error, expect_raises, expect_true
 from conformance.flags import FLAG_LINES, FUTURE, SETTINGS, conversion_setting
 from conformance.registry import invariant
@@ -32,7 +33,7 @@ def convert(g, call: str, setting: str):
     """Run ``root.<call>`` under ``setting``; return the result and the warnings it emitted."""
     with conversion_setting(setting), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = eval(f"root.{call}", {"torch": torch, "root": g.root})  # noqa: S307 - our own call text
+        out = eval(f"root.{call}", {"torch": torch, "root": g.root})
     return out, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
@@ -407,6 +408,6 @@ def test_swap_with_lstm_weight_tied_elsewhere(call):
     text = ("root = torch.nn.Module()\nroot.lstm = torch.nn.LSTM(1, 1)\nroot.other = torch.nn.Module()\n"
             "root.other.register_parameter('w', root.lstm.bias_hh_l0)\n" + FLAG_LINES["swap"] + f"root.{call}\n")
     with conversion_setting("swap"):
-        expect_no_error(lambda: eval(f"root.{call}", {"root": root}), call=text)  # noqa: S307 - our own call text
+        expect_no_error(lambda: eval(f"root.{call}", {"root": root}), call=text)
     expect_true(root.other.w is root.lstm.bias_hh_l0, call=text + "print(root.other.w is root.lstm.bias_hh_l0)",
                 actual=False, expected=True, problem="the tie is lost")

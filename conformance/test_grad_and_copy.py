@@ -111,7 +111,7 @@ def test_requires_grad_(data, backend):
     args = data.draw(st.sampled_from(["", "True", "False"]), label="arguments")
     flag = args != "False"
     call = f"print(root.requires_grad_({args}) is root)\nprint({SHOW.format(attr='requires_grad')})"
-    method = lambda: g.root.requires_grad_(*([flag] if args else []))  # noqa: E731
+    method = lambda: g.root.requires_grad_(*([flag] if args else []))
     if model_modes.requires_grad_raises(g.blueprint, flag):
         expect_raises(RuntimeError, method, call=call, graph=g, match="floating point")
         return

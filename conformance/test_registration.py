@@ -10,7 +10,6 @@ The blueprint edits and graph views it shares with ``test_attributes.py`` live i
 """
 from __future__ import annotations
 
-
 import pytest
 import torch
 from hypothesis import assume, given

@@ -2,7 +2,6 @@
 import types
 
 import torch
-
 from hypothesis import given
 from hypothesis import strategies as st
 

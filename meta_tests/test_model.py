@@ -4,9 +4,8 @@ Each graph is the spec's example written as a Blueprint literal (a parameterless
 node stands in for ``ReLU``), and each expected value is copied from the spec text, not
 obtained from torch.
 """
-from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
-
 from conformance import model
+from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
 
 
 class Draft:

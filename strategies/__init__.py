@@ -2,4 +2,4 @@
 from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
 from strategies.graphs import NODE_KINDS, blueprints, tensor_specs
 
-__all__ = ["Blueprint", "Node", "Slot", "TensorSpec", "NODE_KINDS", "blueprints", "tensor_specs"]
+__all__ = ["NODE_KINDS", "Blueprint", "Node", "Slot", "TensorSpec", "blueprints", "tensor_specs"]

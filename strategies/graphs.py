@@ -9,7 +9,7 @@ slots, no sharing, no ties, no ``None`` slots, float32 tensors.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -71,7 +71,7 @@ def tensor_specs(*, role: str = "param", shape=None, dtypes=None, seed: int = 0)
     return _tensor_specs(role, shape, dtypes).map(lambda spec: replace(spec, seed=seed))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tensor_specs(role: str, shape, dtypes) -> st.SearchStrategy[TensorSpec]:
     """Cached: graphs draw many tensors, and building a strategy per tensor dominated drawing."""
     if role not in ("param", "buffer"):

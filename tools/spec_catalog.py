@@ -44,7 +44,7 @@ def main(path):
         if not m:
             continue
         ident, tag = m.group(1), m.group(2).strip()
-        quote = re.search(r'^> (.+?): (".*)$', block, re.M)
+        quote = re.search(r'^> (.+?): (".*)$', block, re.MULTILINE)
         if quote:
             named = re.search(r"`([^`]+)`", quote.group(1))
             method = named.group(1) if named else quote.group(1)

@@ -4,7 +4,6 @@ Structural law (design.md): round trips are identities and keep the sharing stru
 Each key is assigned its own nn.Parameter, so a tied weight becomes two objects (and one
 tensor registered as two buffers becomes two tensors).
 """
-import torch
 from torch import nn
 
 a, b = nn.Linear(2, 2), nn.Linear(2, 2)
