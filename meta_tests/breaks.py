@@ -350,6 +350,45 @@ def _():
     nn.Module.cpu = lambda self: self
 
 
+@brk("devices.buffers_stay", "test_devices.py", "test_move_lands")
+def _():
+    """Module._apply moves parameters but leaves buffers where they are."""
+    def make(orig):
+        def _apply(self, fn, recurse=True):
+            buffers = {id(b) for b in self._buffers.values() if b is not None}
+            return orig(self, lambda t: t if id(t) in buffers else fn(t), recurse)
+        return _apply
+    wrap(nn.Module, "_apply", make)
+
+
+@brk("devices.plain_attributes_move", "test_devices.py", "test_move_lands")
+def _():
+    """to(device) also moves plain (unregistered) tensor attributes."""
+    def make(orig):
+        def to(self, *args, **kwargs):
+            out = orig(self, *args, **kwargs)
+            device = torch._C._nn._parse_to(*args, **kwargs)[0]
+            for m in self.modules() if device is not None else ():
+                for k, v in list(vars(m).items()):
+                    if isinstance(v, torch.Tensor):
+                        m.__dict__[k] = v.to(device)
+            return out
+        return to
+    wrap(nn.Module, "to", make)
+
+
+@brk("devices.to_empty_casts", "test_devices.py", "test_meta_to_empty_load_restores")
+def _():
+    """to_empty() also casts floating tensors to float32."""
+    wrap(nn.Module, "to_empty", lambda orig: lambda self, *, device, recurse=True: orig(self, device=device, recurse=recurse).float())
+
+
+@brk("devices.non_blocking_ignored", "test_devices.py", "test_non_blocking_same_after_sync")
+def _():
+    """to(..., non_blocking=True) returns without moving anything."""
+    wrap(nn.Module, "to", lambda orig: lambda self, *a, **k: self if k.get("non_blocking") else orig(self, *a, **k))
+
+
 # -- the plugin ---------------------------------------------------------------------------------
 def pytest_configure(config):
     name = os.environ.get(ENV)
