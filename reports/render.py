@@ -21,7 +21,7 @@ from urllib.parse import quote
 from reports.schema import OUTCOMES, SEVERITY
 
 NO_INVARIANT = "(no invariant)"
-NO_DEVICE = "default"  # tests not parametrized by device run on the default device
+NO_DEVICE = "cpu (implicit)"  # tests not parametrized by device build on the default device, the CPU
 SYMBOL = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "s", "xfailed": "x", "xpassed": "X"}
 
 
