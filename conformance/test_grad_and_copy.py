@@ -15,10 +15,6 @@ from conformance.check import expect_equal, expect_raises, expect_true
 from conformance.registry import invariant
 from strategies import NODE_KINDS, blueprints
 
-# The builder defines ExtraState inside the exec'd program (module ``nnconform_graph``), which
-# pickle cannot import: pickle and torch.save draw graphs without it until the builder changes.
-PICKLABLE = tuple(k for k in NODE_KINDS if k != "ExtraState")
-
 
 def draw_graph(data, backend, **kwargs):
     return backend.build(data.draw(blueprints(**kwargs), label="blueprint"))
@@ -34,9 +30,9 @@ def _save_load(root, **load_kwargs):
 # how -> (reproducer text binding ``clone``, function, node kinds it can draw)
 COPIES = {
     "deepcopy": ("import copy\nclone = copy.deepcopy(root)", copy.deepcopy, NODE_KINDS),
-    "pickle": ("import pickle\nclone = pickle.loads(pickle.dumps(root))", lambda m: pickle.loads(pickle.dumps(m)), PICKLABLE),
+    "pickle": ("import pickle\nclone = pickle.loads(pickle.dumps(root))", lambda m: pickle.loads(pickle.dumps(m)), NODE_KINDS),
     "torch.save": ("import io\nbuf = io.BytesIO()\ntorch.save(root, buf)\nbuf.seek(0)\nclone = torch.load(buf, weights_only=False)",
-                   lambda m: _save_load(m, weights_only=False), PICKLABLE),
+                   lambda m: _save_load(m, weights_only=False), NODE_KINDS),
 }
 SPEC_IDS = {"deepcopy": "misc.deepcopy_preserves_sharing", "pickle": "misc.pickle_preserves_sharing",
             "torch.save": "misc.torch_save_load"}
@@ -224,7 +220,7 @@ def test_copy_keeps_state(data, backend, how):
 def test_copies_keep_grads(data, backend):
     # One test for the three copies: torch fails this law (a known deviation), so it always
     # shrinks, and one shrink costs less than three. Small graphs shrink faster.
-    g = draw_graph(data, backend, kinds=PICKLABLE, max_nodes=3)
+    g = draw_graph(data, backend, max_nodes=3)
     bp = g.blueprint
     actual, expected, calls = [], [], []
     for how, (text, fn, _) in COPIES.items():
@@ -241,7 +237,7 @@ def test_copies_keep_grads(data, backend):
 @invariant("misc.torch_save_load")
 @given(data=st.data())
 def test_torch_load_module_needs_weights_only_false(data, backend):
-    g = draw_graph(data, backend, kinds=PICKLABLE)
+    g = draw_graph(data, backend, )
     call = "import io\nbuf = io.BytesIO()\ntorch.save(root, buf)\nbuf.seek(0)\ntorch.load(buf)"
     expect_raises(pickle.UnpicklingError, lambda: _save_load(g.root), call=call, graph=g)
 
