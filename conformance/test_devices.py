@@ -155,8 +155,9 @@ def move(g, call: str, setting: str):
         return eval(f"root.{call}", {"torch": torch, "root": g.root})  # our own call text
 
 
-def check_returns_self(g, out, call):
-    expect_true(out is g.root, call=f"root.{call} is root", actual=type(out).__name__, expected="root itself", graph=g)
+def check_returns_self(g, out, steps: str):
+    """``steps``: the reproducer lines up to ``out = root.<call>``."""
+    expect_true(out is g.root, call=steps + "print(out is root)", actual=type(out).__name__, expected="root itself", graph=g)
 
 
 @invariant("dev.move.lands")
@@ -166,7 +167,7 @@ def check_returns_self(g, out, call):
 def test_move_lands(data, backend, device, setting):
     g = draw_graph(data, backend, uses=[device])
     call = f"to({device!r})"
-    check_returns_self(g, move(g, call, setting), call)
+    check_returns_self(g, move(g, call, setting), FLAG_LINES[setting] + f"out = root.{call}\n")
     expect_equal(observe(g, "device"), expected_devices(g, "cpu", device),
                  call=FLAG_LINES[setting] + f"root.{call}\n" + printed(g, "device"), graph=g)
 
@@ -208,7 +209,7 @@ def test_named_method_moves_like_to(data, backend, device_pair, setting):
         kind, _, index = target.partition(":")
         call = f"{kind}({index})"
         steps += FLAG_LINES[setting] + f"out = root.{call}\n"
-        check_returns_self(g, move(g, call, setting), call)
+        check_returns_self(g, move(g, call, setting), steps)
         expect_equal(observe(g, "device"), expected_devices(g, src, target), call=steps + printed(g, "device"), graph=g)
     expect_equal(differing_values(g), [], call=steps + printed(g, "tolist()"), graph=g,
                  problem="values changed by the named-method round trip")
@@ -222,7 +223,7 @@ def test_to_device_and_dtype_in_one_call(data, backend, device, setting):
     g = draw_graph(data, backend, uses=[device])
     dtype = data.draw(st.sampled_from(FLOAT_DTYPES), label="dtype")
     call = f"to({device!r}, torch.{dtype})"
-    check_returns_self(g, move(g, call, setting), call)
+    check_returns_self(g, move(g, call, setting), FLAG_LINES[setting] + f"out = root.{call}\n")
     steps = FLAG_LINES[setting] + f"root.{call}\n"
     expect_equal(observe(g, "device"), expected_devices(g, "cpu", device), call=steps + printed(g, "device"), graph=g)
     expected = [(loc.label, md.dtype_after_to(g.blueprint, loc, dtype)) for loc in md.locations(g.blueprint)]
@@ -244,8 +245,8 @@ def test_non_blocking_same_after_sync(data, backend, device_pair, setting):
         # hooks cannot allocate (no getPinnedMemoryAllocator); that hop is a plain move.
         blocking = SIM in start and target == "cpu"
         call = f"to({target!r}{'' if blocking else ', non_blocking=True'})"
-        steps += FLAG_LINES[setting] + f"root.{call}\n"
-        check_returns_self(g, move(g, call, setting), call)
+        steps += FLAG_LINES[setting] + f"out = root.{call}\n"
+        check_returns_self(g, move(g, call, setting), steps)
         sync(target)
         expect_equal(observe(g, "device"), expected_devices(g, src, target), call=steps + printed(g, "device"), graph=g)
         expect_equal(differing_values(g), [], call=steps + printed(g, "tolist()"), graph=g)
@@ -287,7 +288,7 @@ def _to_empty_then_load(backend, bp, device, setting):
     steps = (f"twin = {{}}\nexec({g.source!r}, twin)  # the same program run again\ntwin = twin['root']\n"
              + FLAG_LINES[setting] + f"root.to('meta')\nout = root.to_empty(device={device!r})\n")
     move(g, "to('meta')", setting)
-    check_returns_self(g, move(g, f"to_empty(device={device!r})", setting), f"to_empty(device={device!r})")
+    check_returns_self(g, move(g, f"to_empty(device={device!r})", setting), steps)
     expect_equal(observe(g, "device"), expected_devices(g, "cpu", device), call=steps + printed(g, "device"), graph=g)
     shapes = [(loc.label, (tuple(read(g, loc).shape), str(read(g, loc).dtype).removeprefix("torch.")))
               for loc in md.locations(bp)]
@@ -382,3 +383,24 @@ def test_to_meta_keeps_parameters_and_refuses_copy_back(data, backend):
     if any(loc.what in ("param", "buffer") for loc in md.locations(g.blueprint)):
         expect_raises(NotImplementedError, lambda: g.root.to("cpu"), call="root.to('meta')\nroot.to('cpu')", graph=g,
                       match="Cannot copy out of meta tensor; no data! Please use torch.nn.Module.to_empty() instead")
+
+
+@invariant("conv.to_empty")
+def test_to_empty_device_is_keyword_only():
+    m = torch.nn.Module()
+    m.register_buffer("b", torch.zeros(1))
+    expect_raises(TypeError, lambda: m.to_empty("cpu"), call="m = torch.nn.Module()\nm.to_empty('cpu')")
+
+
+@invariant("conv.to_empty")
+@given(data=st.data())
+def test_to_empty_recurse_false_moves_own_tensors_only(data, backend):
+    """``to_empty(device='cpu', recurse=False)`` on a meta graph: the root's own parameters and
+    buffers land on cpu, every descendant's stay on meta. (No ties, so each slot holds its own.)"""
+    g = build(backend, data.draw(blueprints(max_nodes=4, ties=False), label="blueprint"), device="meta", uses=["meta"])
+    g.root.to_empty(device="cpu", recurse=False)
+    root = g.blueprint.root
+    registered = [loc for loc in md.locations(g.blueprint) if loc.what in ("param", "buffer")]
+    expect_equal([(loc.label, read(g, loc).device.type) for loc in registered],
+                 [(loc.label, "cpu" if loc.node == root else "meta") for loc in registered],
+                 call="root.to_empty(device='cpu', recurse=False)\n" + printed(g, "device"), graph=g)

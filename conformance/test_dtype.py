@@ -341,7 +341,7 @@ def test_memory_format_channels_last():
 def test_memory_format_channels_last_3d():
     c = layer(torch.nn.Conv3d, 2, 3, 2).to(memory_format=torch.channels_last_3d)
     expect_equal(c.weight.is_contiguous(memory_format=torch.channels_last_3d), True,
-                 call="c = layer(torch.nn.Conv3d, 2, 3, 2).to(memory_format=torch.channels_last_3d)\n"
+                 call="c = torch.nn.Conv3d(2, 3, 2).to(memory_format=torch.channels_last_3d)\n"
                       "print(c.weight.is_contiguous(memory_format=torch.channels_last_3d))")
 
 

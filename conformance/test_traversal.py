@@ -23,7 +23,8 @@ def test_named_modules_preorder(data, backend):
     g = draw_graph(data, backend)
     expect_equal(g.labelled(g.root.named_modules()), g.expected(model.named_modules(g.blueprint)),
                  call="print([(name, m) for name, m in root.named_modules()])", graph=g)
-    expect_true(next(g.root.modules()) is g.root, call="next(root.modules()) is root", actual=False, expected=True, graph=g)
+    first = next(g.root.modules())
+    expect_true(first is g.root, call="print(next(root.modules()) is root)", actual=g.label(first), expected="root", graph=g)
 
 
 @invariant("traversal.named_modules.prefix")
