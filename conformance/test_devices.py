@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance import model_devices as md
@@ -22,7 +22,6 @@ from conformance.registry import invariant
 from strategies import blueprints
 from strategies.blueprint import FLOAT_DTYPES, Blueprint, Node, Slot, TensorSpec
 from strategies.graphs import NODE_KINDS
-from strategies.layers import LAYERS
 
 # Each property gets the profile's example budget per device, split across the three settings.
 PER_SETTING = settings(max_examples=max(1, settings.default.max_examples // len(SETTINGS)))
@@ -50,28 +49,37 @@ def _with_slot(bp, node: int, slots) -> Blueprint:
     return replace(bp, nodes=tuple(nodes))
 
 
+def _under_module(bp) -> Blueprint:
+    """The graph itself if its root is a plain Module, else the graph under a new Module root."""
+    if bp.nodes[bp.root].kind == "Module":
+        return bp
+    return replace(bp, nodes=bp.nodes + (Node("Module", (Slot("child", "m0", bp.root),)),))
+
+
 @st.composite
 def tied_parameters(draw):
-    """A graph in which one more parameter slot names a parameter that another slot holds."""
-    bp = draw(TIE_GRAPHS)
-    slots = [(i, j, s) for i in bp.reachable() for j, s in enumerate(bp.nodes[i].slots) if s.kind == "param" and s.ref is not None]
-    free = [(i, j, s) for i, j, s in slots if bp.nodes[i].kind not in LAYERS]  # layer members have fixed shapes
-    assume(free and len(slots) > 1)
-    i, j, slot = draw(st.sampled_from(free), label="slot to tie")
-    ref = draw(st.sampled_from(sorted({s.ref for a, b, s in slots if (a, b) != (i, j)})), label="parameter it ties to")
-    return _with_slot(bp, i, bp.nodes[i].slots[:j] + (replace(slot, ref=ref),) + bp.nodes[i].slots[j + 1:])
+    """A graph whose Module node registers, under a new name, a parameter another name already
+    holds (a new parameter under two names when the graph has none)."""
+    bp = _under_module(draw(TIE_GRAPHS))
+    reachable = bp.reachable()
+    params = sorted({s.ref for i in reachable for s in bp.nodes[i].slots if s.kind == "param" and s.ref is not None})
+    if params:
+        refs = [draw(st.sampled_from(params), label="parameter to tie")]
+    else:
+        bp = replace(bp, tensors=bp.tensors + (TensorSpec((2,), "float32", True, seed=len(bp.tensors)),))
+        refs = [len(bp.tensors) - 1] * 2
+    i = draw(st.sampled_from([i for i in reachable if bp.nodes[i].kind == "Module"]), label="node")
+    return _with_slot(bp, i, bp.nodes[i].slots + tuple(Slot("param", f"tied{k}", ref) for k, ref in enumerate(refs)))
 
 
 @st.composite
 def shared_buffers(draw):
     """A graph whose Module node registers, under a new name, a buffer another name already holds
     (a new tensor under two names when the graph has none to share)."""
-    bp = draw(BUFFER_GRAPHS)
-    if bp.nodes[bp.root].kind != "Module":  # a lone layer: put it under a Module
-        bp = replace(bp, nodes=bp.nodes + (Node("Module", (Slot("child", "m0", bp.root),)),))
-    # nn.Buffer(t) assignment stores a copy of t: only tensors registered by name can be shared
+    bp = _under_module(draw(BUFFER_GRAPHS))
+    # nn.Buffer(t) assignment stores a copy of t: only tensors registered as given can be shared
     registered = sorted({s.ref for n in bp.nodes for s in n.slots if s.kind == "buffer" and s.ref is not None
-                         and s.via == "register"})
+                         and s.via != "setattr"})
     if registered:
         refs = [draw(st.sampled_from(registered), label="buffer to share")]
     else:
