@@ -389,6 +389,20 @@ def _():
     wrap(nn.Module, "to", lambda orig: lambda self, *a, **k: self if k.get("non_blocking") else orig(self, *a, **k))
 
 
+@brk("hooks.prepend_ignored", "test_hooks.py", "test_hook_order_prepend_global_remove")
+def _():
+    """register_forward_pre_hook ignores prepend=True."""
+    wrap(nn.Module, "register_forward_pre_hook",
+         lambda orig: lambda self, hook, *, prepend=False, **kwargs: orig(self, hook, **kwargs))
+
+
+@brk("hooks.forward_hook_result_ignored", "test_hooks.py", "test_hook_return_values")
+def _():
+    """Forward hooks run, but what they return no longer replaces the output."""
+    wrap(nn.Module, "register_forward_hook",
+         lambda orig: lambda self, hook, **kwargs: orig(self, lambda *a: (hook(*a), None)[1], **kwargs))
+
+
 # -- the plugin ---------------------------------------------------------------------------------
 def pytest_configure(config):
     name = os.environ.get(ENV)

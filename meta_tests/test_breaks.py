@@ -72,7 +72,7 @@ def test_breaks_cover_every_area():
     areas = {name.split(".")[0] for name in BREAKS}
     assert len(BREAKS) >= 20, f"only {len(BREAKS)} breaks"
     assert {"traversal", "state_dict", "load", "apply", "train", "registration", "attributes", "grad", "copy",
-            "containers", "dtype", "devices"} <= areas, areas
+            "containers", "dtype", "devices", "hooks"} <= areas, areas
 
 
 def test_break_with_missing_target_skips(monkeypatch):
