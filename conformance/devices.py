@@ -43,7 +43,6 @@ import pytest
 import torch
 
 SIM = "nnsim"
-FLAGS = ("default", "overwrite", "swap")  # the torch.__future__ conversion settings
 KNOWN = ("cpu", "meta", SIM, "cuda", "xpu", "mps")
 _SELECTED = pytest.StashKey[list]()
 
