@@ -1,22 +1,217 @@
-"""Backends: how a blueprint becomes live objects (``--backend``, default ``eager``).
+"""Backends: the one seam between the suite and the implementation under test.
 
-Eager torch is the only backend so far. Wrappers that promise Module behaviour (compile, jit,
-fx, export, DDP) or adapters for other frameworks would be further entries here; tests get the
-backend from the ``backend`` fixture and never build modules themselves.
+Note [backends]
+~~~~~~~~~~~~~~~
+A backend turns a blueprint into a live :class:`~conformance.handle.Handle` (``build``). The
+built-in ones render the blueprint as a torch program (``conformance.build``), run it, then run
+the backend's *wrap step* on ``root``::
+
+    eager           (nothing)
+    module-compile  root.compile()
+    compile         root = torch.compile(root)
+    fx              root = torch.fx.symbolic_trace(root)
+    export          root = torch.export.export(root, (torch.zeros(1),)).module()
+    jit             root = torch.jit.script(root)
+    ddp             root = nn.parallel.DistributedDataParallel(root)
+
+The reproducer is ``prelude + program + wrap + steps``: what ran. A backend also declares
+
+- ``names``: a :class:`~conformance.handle.NameMap` for wrappers that prefix every qualified
+  name; the prefix itself is one finding (``backend.names.unprefixed``), and every other check
+  runs modulo the map;
+- ``lacks``: capabilities it does not offer, each with the reason (``{"pickle": "..."}``); a
+  test marked ``@needs("pickle")`` then skips with that reason, and the report counts it;
+- ``forward``: whether the blueprint must render a ``forward`` (tracing wrappers need one);
+- ``base``: the backend whose known deviations it inherits (wrappers inherit eager's).
+
+Third-party adapters are instances of :class:`Backend` (or a subclass overriding ``build``),
+selected by ``--backend package.module:factory`` or published under the entry-point group
+``nnconform.backends``; see ``docs/backends.md``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+import importlib.metadata
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from conformance.build import Graph, build
+import torch
+
+from conformance import build as builder
+from conformance.handle import IDENTITY, Handle, NameMap
+
+CAPABILITIES = {
+    "register": "registering or assigning members on the object under test after wrapping",
+    "to_empty": "Module.to_empty",
+    "hooks": "module and global hooks firing around a call of the object under test",
+    "forward": "calling the object under test",
+    "pickle": "pickle and torch.save/torch.load of the object under test",
+    "deepcopy": "copy.deepcopy of the object under test",
+    "devices": "moving the object under test between devices (meta, accelerators)",
+    "load": "load_state_dict on the object under test",
+    "containers": "the container classes (Sequential, ModuleList, ...) as the object under test",
+}
+ENTRY_POINTS = "nnconform.backends"
+
+# Set by the plugin from --device-plugin: imports the reproducer needs before anything else.
+DEVICE_PLUGINS: list[str] = []
 
 
 @dataclass(frozen=True)
 class Backend:
     name: str
     description: str
-    build: Callable[..., Graph]  # (blueprint, device=None) -> Graph
+    wrap: str = ""  # statements that turn ``root`` into the object under test
+    prelude: str = ""  # imports and set-up the wrap step needs, first in the reproducer
+    names: NameMap = IDENTITY
+    lacks: Mapping[str, str] = field(default_factory=dict)  # capability -> why not
+    forward: bool = False  # render a generated forward (tracing wrappers)
+    base: str | None = None  # inherit this backend's known deviations
+    optional: bool = False  # may be unavailable in a torch build; absent -> usage error names why
+    version: str = ""  # shown in the report header; default: torch's
+
+    def __post_init__(self):
+        unknown = sorted(set(self.lacks) - set(CAPABILITIES))
+        if unknown:
+            raise ValueError(f"backend {self.name!r}: unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version or 'torch ' + torch.__version__}"
+
+    def unavailable(self) -> str | None:
+        """Why this backend cannot run here, or None."""
+        return None
+
+    def admits(self, bp) -> bool:
+        """Whether the backend accepts this blueprint at all (a documented precondition of the
+        wrapper, e.g. DDP's 'a parameter that requires a gradient'); draws that fail it are
+        discarded with ``hypothesis.assume``."""
+        return True
+
+    def build(self, bp, device: str | None = None, uses=()) -> Handle:
+        """Build ``bp`` (on ``device``), wrap it, and return the live handle. ``uses``: the other
+        devices the test will move it to (their set-up joins the prelude)."""
+        prelude = _device_prelude((device, *uses)) + self.prelude
+        namespace = builder.run(bp, device, forward=self.forward)
+        if self.wrap:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(compile(self.wrap, f"<nnconform wrap: {self.name}>", "exec"), namespace)
+        program = prelude + builder.render(bp, device, forward=self.forward) + (self.wrap + "\n" if self.wrap else "")
+        return Handle(bp, self, program, namespace, device=device, names=self.names)
 
 
-BACKENDS = {"eager": Backend("eager", "eager torch.nn.Module", build)}
+def _device_prelude(devices) -> str:
+    from conformance.devices import SIM, SIM_SETUP
+
+    lines = "".join(f"import {m}  # --device-plugin\n" for m in DEVICE_PLUGINS)
+    if any(d and SIM in d for d in devices):
+        lines += SIM_SETUP
+    return lines
+
+
+class DDP(Backend):
+    """DistributedDataParallel needs a process group: gloo, world size 1, in this process."""
+
+    def build(self, bp, device=None, uses=()):
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+        return super().build(bp, device, uses)
+
+    def admits(self, bp):
+        """DDP raises for a module without a parameter that requires a gradient (documented)."""
+        from conformance import model
+
+        return any(bp.tensors[ref].requires_grad for _, ref in model.named_members(bp, "param"))
+
+    def unavailable(self):
+        import torch.distributed as dist
+
+        if not dist.is_available() or not dist.is_gloo_available():
+            return "torch.distributed with gloo is not available in this torch build"
+        return None
+
+
+_DDP_PRELUDE = ("import torch.distributed as dist\n"
+                "if not dist.is_initialized():\n"
+                "    dist.init_process_group('gloo', store=dist.HashStore(), rank=0, world_size=1)\n")
+_TRACED = "the traced program is a new module: "
+
+BUILTIN: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("eager", "eager torch.nn.Module"),
+        Backend("module-compile", "Module.compile(): forward compiled in place", wrap="root.compile()",
+                base="eager"),
+        Backend("compile", "torch.compile(root): an OptimizedModule wrapping the root",
+                wrap="root = torch.compile(root)", names=NameMap("_orig_mod."), base="eager",
+                lacks={"containers": "torch.compile wraps a root module; the container classes are not reimplemented"}),
+        Backend("fx", "torch.fx.symbolic_trace(root): a GraphModule", wrap="root = torch.fx.symbolic_trace(root)",
+                forward=True, base="eager",
+                lacks={"containers": _TRACED + "the container classes are not reimplemented"}),
+        Backend("export", "torch.export.export(root, ...).module(): an unlifted exported module",
+                wrap="root = torch.export.export(root, (torch.zeros(1),)).module()", forward=True, base="eager",
+                lacks={"containers": _TRACED + "the container classes are not reimplemented"}),
+        Backend("jit", "torch.jit.script(root): a RecursiveScriptModule (TorchScript is in maintenance mode)",
+                wrap="root = torch.jit.script(root)", forward=True, base="eager", optional=True,
+                lacks={"containers": "scripting wraps a root module; the container classes are not reimplemented"}),
+        DDP("ddp", "DistributedDataParallel(root), gloo, world size 1, one process",
+            wrap="root = nn.parallel.DistributedDataParallel(root)", prelude=_DDP_PRELUDE, names=NameMap("module."),
+            base="eager",
+            lacks={"containers": "DDP wraps a root module; the container classes are not reimplemented"}),
+    )
+}
+
+
+class BackendError(Exception):
+    """A ``--backend`` value that does not name a usable backend (a usage error)."""
+
+
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINTS)}
+
+
+def available() -> list[str]:
+    return [*BUILTIN, *(n for n in _entry_points() if n not in BUILTIN)]
+
+
+def _instantiate(obj, where: str) -> Backend:
+    backend = obj() if callable(obj) and not isinstance(obj, Backend) else obj
+    if not isinstance(backend, Backend):
+        raise BackendError(f"{where} gave {type(backend).__name__}, not a conformance.backends.Backend")
+    return backend
+
+
+def load(spec: str) -> Backend:
+    """A built-in name, an installed entry point's name, or ``package.module:factory``."""
+    spec = spec.strip()
+    if not spec:
+        raise BackendError("--backend is empty; available: " + ", ".join(available()))
+    if spec in BUILTIN:
+        backend = BUILTIN[spec]
+    elif ":" in spec:
+        module, _, attr = spec.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            raise BackendError(f"--backend {spec!r}: cannot import {module!r}: {exc}") from None
+        except AttributeError:
+            raise BackendError(f"--backend {spec!r}: module {module!r} has no attribute {attr!r}") from None
+        backend = _instantiate(obj, f"--backend {spec!r}")
+    else:
+        ep = _entry_points().get(spec)
+        if ep is None:
+            raise BackendError(f"unknown --backend {spec!r}; available: {', '.join(available())} "
+                               "(or package.module:factory)")
+        try:
+            backend = _instantiate(ep.load(), f"entry point {spec!r} ({ep.value})")
+        except ImportError as exc:
+            raise BackendError(f"--backend {spec!r}: entry point {ep.value} cannot be imported: {exc}") from None
+    reason = backend.unavailable()
+    if reason:
+        raise BackendError(f"--backend {spec!r} is not available here: {reason}")
+    return backend

@@ -4,16 +4,16 @@ The builder does not construct modules directly: it renders the blueprint as a s
 Python program and executes it. The program *is* the reproducer printed on failure, so what a
 user pastes is exactly what the test ran.
 
-Labels: tensor ``i`` is the variable ``t<i>`` and node ``i`` is ``n<i>``; the root is also
-``root``. Assertion messages name objects by these labels.
+Variables: tensor ``i`` is ``t<i>`` and node ``i`` is ``n<i>``; the root is ``root``. Backends
+(``conformance.backends``) run this program, then their wrap step, and hand tests a live
+``conformance.handle.Handle``; assertion messages name objects by these labels.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import types
 import warnings
-from dataclasses import dataclass, field
-from functools import cached_property
 
 import torch
 
@@ -77,7 +77,8 @@ def render_slot(var: str, slot: Slot) -> str:
     return f"{var}.add_module({slot.name!r}, {value})"
 
 
-def render_node(i: int, node: Node) -> list[str]:
+def render_node(i: int, node: Node, cls: tuple[str, str] | None = None) -> list[str]:
+    """``cls``: (name, source) of the generated class that replaces ``nn.Module``/``ExtraState``."""
     var = f"n{i}"
     refs = [_ref(s.kind, s.ref) for s in node.slots]
     if node.kind in ("Sequential", "ModuleList", "ParameterList"):
@@ -92,27 +93,38 @@ def render_node(i: int, node: Node) -> list[str]:
         bias = [f"bias={node.args[-1]}"] if layer.has_bias_flag else []
         head = f"{var} = nn.{node.kind}({', '.join([*map(str, sizes), *bias])})"
         return [head] + [render_slot(var, s) for s in node.slots if s.ref is not None]
-    head = f"{var} = ExtraState({node.args[0]})" if node.kind == "ExtraState" else f"{var} = nn.Module()"
+    if node.kind == "ExtraState":
+        head = f"{var} = {cls[0] if cls else 'ExtraState'}({node.args[0]})"
+    else:
+        head = f"{var} = {cls[0] if cls else 'nn.Module'}()"
     return [head] + [render_slot(var, s) for s in node.slots]
 
 
-def render_body(bp: Blueprint, device: str | None = None) -> str:
-    """The statements that build ``bp``; under ``with torch.device(device)`` when one is given."""
+def render_body(bp: Blueprint, device: str | None = None, forward: bool = False) -> str:
+    """The statements that build ``bp``; under ``with torch.device(device)`` when one is given.
+    With ``forward``, plain and extra-state nodes are instances of generated classes whose
+    ``forward`` touches every member (``conformance.forward``)."""
     params = bp.param_ids()
     body = []
+    if forward:
+        from conformance.forward import render_classes
+        classes = render_classes(bp)
+    else:
+        classes = {}
     for i, spec in enumerate(bp.tensors):
         body += render_tensor(i, spec, i in params)
     for i, node in enumerate(bp.nodes):
-        body += render_node(i, node)
+        body += render_node(i, node, classes.get(i))
     body.append(f"root = n{bp.root}")
+    defs = "".join(dict.fromkeys(source for _, source in classes.values()))
     if device is None:
-        return "\n".join(body) + "\n"
-    return f"with torch.device({device!r}):\n" + "".join(f"    {line}\n" for line in body)
+        return defs + "\n".join(body) + "\n"
+    return defs + f"with torch.device({device!r}):\n" + "".join(f"    {line}\n" for line in body)
 
 
-def render(bp: Blueprint, device: str | None = None) -> str:
+def render(bp: Blueprint, device: str | None = None, forward: bool = False) -> str:
     """The whole torch-only program: header (imports, helpers) and body."""
-    return _header(bp) + render_body(bp, device)
+    return _header(bp) + render_body(bp, device, forward)
 
 
 def _header(bp: Blueprint) -> str:
@@ -123,48 +135,6 @@ def _header(bp: Blueprint) -> str:
     )
     helpers = (VALUES if bp.tensors else "") + (EXTRA_STATE_CLASS if "ExtraState" in kinds else "")
     return imports + IMPORTS + helpers + "\n"
-
-
-@dataclass
-class Graph:
-    """A built blueprint: the root, every node and tensor by index, and labels for messages."""
-
-    blueprint: Blueprint
-    source: str
-    namespace: dict = field(repr=False)
-
-    @property
-    def root(self) -> torch.nn.Module:
-        return self.namespace["root"]
-
-    def node(self, i: int) -> torch.nn.Module:
-        return self.namespace[f"n{i}"]
-
-    def tensor(self, i: int):
-        """The object registered for tensor ``i`` (for ``nn.Buffer`` assignment: the stored one)."""
-        return self.namespace[f"t{i}"]
-
-    @cached_property
-    def _labels(self) -> dict[int, str]:
-        names = (n for n in self.namespace if n[:1] in "nt" and n[1:].isdigit())
-        return {id(self.namespace[n]): n for n in names}
-
-    def label(self, obj) -> str:
-        """``n3``/``t5`` for a blueprint object as built, else a short description."""
-        if obj is None:
-            return "None"
-        return self._labels.get(id(obj), f"<unlabelled {type(obj).__name__}>")
-
-    def labelled(self, pairs) -> list[tuple[str, str]]:
-        """``[(name, label)]`` of a live ``named_*()`` iteration."""
-        return [(name, self.label(obj)) for name, obj in pairs]
-
-    def expected(self, pairs, prefix: str = "n") -> list[tuple[str, str]]:
-        """``[(name, label)]`` of a model result ``[(name, index)]``."""
-        return [(name, f"{prefix}{i}") for name, i in pairs]
-
-    def repro(self, call: str) -> str:
-        return self.source + call.strip() + "\n"
 
 
 def _runtime() -> types.ModuleType:
@@ -179,15 +149,20 @@ def _runtime() -> types.ModuleType:
     return module
 
 
-def build(bp: Blueprint, device: str | None = None) -> Graph:
-    """Run the program's body against the shared runtime header, keeping torch's global RNG
-    untouched (layer initialisation draws from it)."""
+def run(bp: Blueprint, device: str | None = None, forward: bool = False) -> dict:
+    """Run the program's body against the shared runtime header and return its namespace,
+    keeping torch's global RNG untouched (layer initialisation draws from it)."""
     namespace = dict(vars(_runtime()))
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
-        exec(compile(render_body(bp, device), "<nnconform blueprint>", "exec"), namespace)
+        exec(_compiled_body(bp, device, forward), namespace)
     _relabel_stored_buffers(bp, namespace)
-    return Graph(bp, render(bp, device), namespace)
+    return namespace
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_body(bp: Blueprint, device, forward):
+    return compile(render_body(bp, device, forward), "<nnconform blueprint>", "exec")
 
 
 def _relabel_stored_buffers(bp: Blueprint, namespace: dict) -> None:

@@ -17,26 +17,30 @@ current: ContextVar[Invariant | None] = ContextVar("nnconform_invariant", defaul
 class ConformanceError(AssertionError):
     """A documented invariant does not hold. Besides the message, it carries the parts as
     attributes (``problem``, ``call``, ``actual``, ``expected``, ``invariant``, ``doc``,
-    ``reproducer``) for the report plugin."""
+    ``reproducer``, ``cls``) for the report plugin. ``h`` is the live handle: the call is its
+    transcript and the reproducer its whole program (Note [one source per call])."""
 
-    def __init__(self, problem: str, *, call: str, actual, expected, graph=None):
+    def __init__(self, problem: str, *, actual, expected, h=None, call: str | None = None):
         inv = current.get()
-        self.problem, self.call = problem, call
+        self.problem = problem
+        self.call = call if call is not None else (h.call if h is not None else "")
         self.actual, self.expected = repr(actual), repr(expected)
         self.invariant = inv.id if inv else None
         self.doc = inv.doc if inv else None
-        self.reproducer = graph.repro(call) if graph is not None else None
+        self.cls = h.cls if h is not None and "root" in h.namespace else None
+        self.reproducer = h.reproducer() if h is not None else None
         super().__init__(self.render(actual, expected))
 
     @property
     def message(self) -> str:
-        return str(self).partition("reproducer (torch only):")[0].rstrip()
+        return str(self).partition("reproducer (")[0].rstrip()
 
     def render(self, actual, expected) -> str:
         inv = current.get()
-        lines = [
-            f"{self.problem}\n",
-            f"  call:     {self.call}\n",
+        lines = [f"{self.problem}" + (f" (class under test: {self.cls})" if self.cls else "") + "\n"]
+        call = self.call.splitlines() or [""]
+        lines.append(f"  call:     {call[0]}\n" + "".join(f"            {c}\n" for c in call[1:]))
+        lines += [
             f"  actual:   {self.actual}\n",
             f"  expected: {self.expected}\n",
             _first_difference(actual, expected),
@@ -44,7 +48,7 @@ class ConformanceError(AssertionError):
         if inv is not None:
             lines.append(f"  invariant: {inv.id} ({inv.tier}, {inv.area})\n  doc: {inv.doc}\n")
         if self.reproducer:
-            lines.append("reproducer (torch only):\n" + textwrap.indent(self.reproducer, "    "))
+            lines.append("reproducer (what ran):\n" + textwrap.indent(self.reproducer, "    "))
         return "".join(lines)
 
 
@@ -58,41 +62,17 @@ def _first_difference(actual, expected) -> str:
     return ""
 
 
-def expect_equal(actual, expected, *, call: str, graph=None, problem: str = "result differs from the reference model"):
+def expect_equal(actual, expected, h, *, problem: str = "result differs from the reference model"):
+    """``actual`` (observed through ``h``'s steps) must equal the model's ``expected``."""
     __tracebackhide__ = True
     if actual != expected:
-        raise ConformanceError(problem, call=call, actual=actual, expected=expected, graph=graph)
+        raise ConformanceError(problem, actual=actual, expected=expected, h=h)
 
 
-def expect_true(ok: bool, *, call: str, actual, expected, graph=None, problem: str = "invariant violated"):
+def expect_true(ok: bool, h, *, actual, expected, problem: str = "invariant violated"):
     __tracebackhide__ = True
     if not ok:
-        raise ConformanceError(problem, call=call, actual=actual, expected=expected, graph=graph)
-
-
-def expect_error(error, fn, *, call: str, graph=None):
-    """``fn()`` must raise ``error``, a pair (exception type, message); an empty message pins the
-    type only. Messages compare exactly (a KeyError's without the quotes ``str`` adds)."""
-    __tracebackhide__ = True
-    exc_type, message = error
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the wrong exception is the finding
-        name = exc_type.__name__ if isinstance(exc, exc_type) else type(exc).__name__
-        actual = (name, (exc.args[0] if exc.args else str(exc)) if message else "")
-    else:
-        actual = ("no exception", "")
-    expect_equal(actual, (exc_type.__name__, message), call=call, graph=graph, problem="wrong error behaviour")
-
-
-def expect_no_error(fn, *, call: str, graph=None):
-    """``fn()`` must not raise; returns its result."""
-    __tracebackhide__ = True
-    try:
-        return fn()
-    except Exception as exc:
-        raise ConformanceError("raised where the model expects success", call=call, graph=graph,
-                               actual=f"{type(exc).__name__}({exc})", expected="no exception") from exc
+        raise ConformanceError(problem, actual=actual, expected=expected, h=h)
 
 
 def _message(exc: BaseException) -> str:
@@ -100,18 +80,41 @@ def _message(exc: BaseException) -> str:
     return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
 
 
-def expect_raises(exc_type, fn, *, call: str, graph=None, match: str | None = None):
-    """``fn()`` must raise ``exc_type`` (with ``match`` in its message, when given)."""
+def expect_error(h, code: str, error, **env):
+    """The step ``code`` must raise ``error``, a pair (exception type, message); an empty
+    message pins the type only. Messages compare exactly (a KeyError's without the quotes
+    ``str`` adds). Returns the exception."""
+    __tracebackhide__ = True
+    exc_type, message = error
+    exc = h.attempt(code, **env)
+    if exc is None:
+        actual = ("no exception", "")
+    else:
+        name = exc_type.__name__ if isinstance(exc, exc_type) else type(exc).__name__
+        actual = (name, (exc.args[0] if exc.args else str(exc)) if message else "")
+    expect_equal(actual, (exc_type.__name__, message), h, problem="wrong error behaviour")
+    return exc
+
+
+def expect_no_error(h, code: str, **env):
+    """The step ``code`` must not raise; returns its value."""
+    __tracebackhide__ = True
+    try:
+        return h.run(code, **env)
+    except Exception as exc:
+        raise ConformanceError("raised where the model expects success", h=h,
+                               actual=f"{type(exc).__name__}({exc})", expected="no exception") from exc
+
+
+def expect_raises(h, code: str, exc_type, *, match: str | None = None, **env):
+    """The step ``code`` must raise ``exc_type`` (with ``match`` in its message, when given)."""
     __tracebackhide__ = True
     expected = f"{exc_type.__name__}" + (f" containing {match!r}" if match else "")
-    try:
-        fn()
-    except exc_type as exc:
-        if match is None or match in _message(exc):
-            return exc
-        actual = f"{type(exc).__name__}({str(exc)!r})"
-    except Exception as exc:  # noqa: BLE001 - the wrong exception is the finding
-        actual = f"{type(exc).__name__}({str(exc)!r})"
-    else:
+    exc = h.attempt(code, **env)
+    if exc is None:
         actual = "no exception"
-    raise ConformanceError("wrong error behaviour", call=call, actual=actual, expected=expected, graph=graph)
+    elif isinstance(exc, exc_type) and (match is None or match in _message(exc)):
+        return exc
+    else:
+        actual = f"{type(exc).__name__}({str(exc)!r})"
+    raise ConformanceError("wrong error behaviour", actual=actual, expected=expected, h=h)

@@ -43,6 +43,7 @@ import pytest
 import torch
 
 SIM = "nnsim"
+SIM_SETUP = f"from conformance.devices import simulated_accelerator; simulated_accelerator()  # registers {SIM!r}\n"
 KNOWN = ("cpu", "meta", SIM, "cuda", "xpu", "mps")
 _SELECTED = pytest.StashKey[list]()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-REPRO_MARK = "reproducer (torch only):\n"
+REPRO_MARK = "reproducer (what ran):\n"
 CRASH_PHASE = "???"  # what xdist names the phase of a test whose worker died
 MESSAGE_LIMIT = 4000
 

@@ -1,0 +1,248 @@
+"""The live handle: the object under test, observed only through itself, and the steps run on it.
+
+Note [one source per call]
+~~~~~~~~~~~~~~~~~~~~~~~~~~
+A test never writes a call twice (once as code, once as text for the message). It hands the
+handle the *text* of the step, and the handle executes that text in the reproducer's namespace
+and keeps it in a transcript::
+
+    keys = h.run("list(root.state_dict())")
+    h.run("root.float()")
+    err = h.attempt("root.add_module('a.b', nn.Module())")   # the exception raised, or None
+
+The last line of a step, when it is an expression, is its value; in the transcript it appears as
+``print(<expression>)``. Keyword arguments bind names for the step (``h.run("root.state_dict()[k]",
+k=key)``) and appear in the transcript as ``k = 'a.b'``: pass only values whose ``repr`` is source
+(str, int, float, bool, None, tuples and lists of those); build anything else inside the step.
+The reproducer printed on failure is ``h.reproducer()``: the backend's prelude, the blueprint's
+program, the backend's wrap step and the transcript. It is exactly what ran.
+
+Note [observing through the handle]
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+``root`` is the object under test: for a wrapper backend, the wrapper. ``h.node(i)`` and
+``h.tensor(i)`` look blueprint objects up *through root*, by the first qualified name the
+reference model gives them, mapped through the backend's declared name map. They never return
+an object the build happened to create, so a wrapper that copies modules is observed in its
+copies. Labels (``n3``, ``t5``) come from the same lookups: an object is labelled by the path at
+which the object under test holds it, and an object found nowhere is ``<unlabelled ...>``.
+Labels are recomputed after every step, so they always describe the live graph.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+from dataclasses import dataclass, field
+
+from strategies.blueprint import Blueprint
+
+
+@dataclass(frozen=True)
+class NameMap:
+    """A wrapper's declared renaming of qualified names: every name of the wrapped module appears
+    as ``prefix + name`` (``torch.compile``: ``_orig_mod.``; DDP: ``module.``). Names outside the
+    prefix (the wrapper itself at ``''``) are the wrapper's own and have no model counterpart."""
+
+    prefix: str = ""
+
+    def live(self, name: str) -> str:
+        """The live name of model name ``name`` (``''`` is the wrapped root)."""
+        if not self.prefix:
+            return name
+        return self.prefix + name if name else self.prefix.rstrip(".")
+
+    def model(self, name: str) -> str | None:
+        """The model name of live name ``name``, or None for the wrapper's own names."""
+        if not self.prefix:
+            return name
+        if name == self.prefix.rstrip("."):
+            return ""
+        return name[len(self.prefix):] if name.startswith(self.prefix) else None
+
+
+IDENTITY = NameMap()
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(code: str):
+    """(statements, expression or None, transcript text) of one step, compiled once per text."""
+    tree = ast.parse(code, mode="exec")
+    expr = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body.pop()
+        expr = compile(ast.Expression(last.value), "<nnconform step>", "eval")
+        shown = code.rstrip().splitlines()
+        start = last.lineno - 1
+        text = "\n".join(shown[:start] + [f"print({ast.unparse(last.value)})"])
+    else:
+        text = code.rstrip()
+    return compile(tree, "<nnconform step>", "exec"), expr, text
+
+
+@dataclass(eq=False)
+class Handle:
+    """A blueprint built by a backend: the object under test and the program that made it."""
+
+    blueprint: Blueprint
+    backend: object  # conformance.backends.Backend
+    program: str  # prelude + build + wrap: the reproducer's first part
+    namespace: dict = field(repr=False)
+    device: str | None = None
+    names: NameMap = IDENTITY
+    steps: list[str] = field(default_factory=list)
+    _labels: dict | None = field(default=None, repr=False)
+    _labels_at: int = -1
+
+    # -- the object under test ---------------------------------------------------------------
+    @property
+    def root(self):
+        return self.namespace["root"]
+
+    @property
+    def cls(self) -> str:
+        """The class under test: the type of the root (for messages)."""
+        return type(self.root).__name__
+
+    @functools.cached_property
+    def paths(self) -> dict[int, str]:
+        """Node index -> its first model path (pre-order, de-duplicated), reachable nodes only."""
+        from conformance import model
+
+        return {i: name for name, i in reversed(model.named_modules(self.blueprint))}
+
+    @functools.cached_property
+    def tensor_paths(self) -> dict[int, tuple[str, str]]:
+        """Tensor index -> (kind, first model name) over parameters, buffers, plain attributes."""
+        from conformance import model
+
+        found: dict[int, tuple[str, str]] = {}
+        for kind in ("param", "buffer"):
+            for name, ref in model.named_members(self.blueprint, kind):
+                found.setdefault(ref, (kind, name))
+        for node, name, ref in model.plain_attributes(self.blueprint):
+            found.setdefault(ref, ("plain", model.join(self.paths[node], name)))
+        return found
+
+    def node(self, i: int):
+        """Node ``i`` as the object under test holds it (``root.get_submodule``)."""
+        return self.module(self.paths[i])
+
+    def module(self, path: str):
+        """The module at model path ``path``, looked up through the object under test."""
+        live = self.names.live(path)
+        return self.root.get_submodule(live) if live else self.root
+
+    def tensor(self, i: int):
+        """Tensor ``i`` as the object under test holds it (at its first path), or None when no
+        path reaches it."""
+        if i not in self.tensor_paths:
+            return None
+        kind, name = self.tensor_paths[i]
+        owner, _, attr = name.rpartition(".")
+        return getattr(self.module(owner), attr, None)
+
+    def ref(self, i: int) -> str:
+        """Source text that reaches tensor ``i`` through ``root`` (for steps)."""
+        kind, name = self.tensor_paths[i]
+        owner, _, attr = name.rpartition(".")
+        return f"{self.node_ref(owner)}.{attr}"
+
+    def node_ref(self, path_or_index) -> str:
+        """Source text that reaches a module (a model path, or a node index) through ``root``."""
+        path = self.paths[path_or_index] if isinstance(path_or_index, int) else path_or_index
+        live = self.names.live(path)
+        return f"root.get_submodule({live!r})" if live else "root"
+
+    # -- labels --------------------------------------------------------------------------------
+    def labels(self) -> dict[int, str]:
+        if self._labels is None or self._labels_at != len(self.steps):
+            found: dict[int, str] = {}
+            for i in self.paths:
+                try:
+                    found.setdefault(id(self.node(i)), f"n{i}")
+                except AttributeError:
+                    pass
+            for t in self.tensor_paths:
+                try:
+                    obj = self.tensor(t)
+                except AttributeError:
+                    obj = None
+                if obj is not None:
+                    found.setdefault(id(obj), f"t{t}")
+            self._labels, self._labels_at = found, len(self.steps)
+        return self._labels
+
+    def label(self, obj) -> str:
+        """``n3``/``t5`` for an object the graph holds at that blueprint object's first path."""
+        if obj is None:
+            return "None"
+        return self.labels().get(id(obj), f"<unlabelled {type(obj).__name__}>")
+
+    def labelled(self, pairs) -> list[tuple[str, str]]:
+        """``[(model name, label)]`` of a live ``named_*()`` iteration, through the name map
+        (names that are the wrapper's own are dropped)."""
+        out = []
+        for name, obj in pairs:
+            mapped = self.names.model(name)
+            if mapped is not None:
+                out.append((mapped, self.label(obj)))
+        return out
+
+    def unmapped(self, names) -> list[str]:
+        """Live names (``state_dict`` keys, ...) in model names; the wrapper's own dropped."""
+        return [m for m in map(self.names.model, names) if m is not None]
+
+    @staticmethod
+    def expected(pairs, prefix: str = "n") -> list[tuple[str, str]]:
+        """``[(name, label)]`` of a model result ``[(name, index)]``."""
+        return [(name, f"{prefix}{i}") for name, i in pairs]
+
+    # -- steps -----------------------------------------------------------------------------------
+    def run(self, code: str, **env):
+        """Execute one step (see Note [one source per call]); return its last expression's value."""
+        stmts, expr, text = _compiled(code)
+        self.steps.append("".join(f"{k} = {v!r}\n" for k, v in env.items()) + text)
+        self.namespace.update(env)
+        exec(stmts, self.namespace)
+        return eval(expr, self.namespace) if expr is not None else None
+
+    def attempt(self, code: str, **env) -> BaseException | None:
+        """Run a step that may raise; return the exception (None when it succeeds). The
+        transcript shows it inside ``try``/``except`` printing the error."""
+        stmts, expr, text = _compiled(code)
+        body = "".join(f"    {line}\n" for line in text.splitlines())
+        self.steps.append("".join(f"{k} = {v!r}\n" for k, v in env.items())
+                          + f"try:\n{body}except Exception as e:\n    print(repr(e))")
+        self.namespace.update(env)
+        try:
+            exec(stmts, self.namespace)
+            if expr is not None:
+                eval(expr, self.namespace)
+        except Exception as exc:  # noqa: BLE001 - the caller judges the exception
+            return exc
+        return None
+
+    def note(self, text: str) -> None:
+        """Add a comment to the transcript (what the suite observed between steps)."""
+        self.steps.append("".join(f"# {line}\n" for line in text.splitlines()).rstrip())
+
+    @property
+    def call(self) -> str:
+        """The steps run so far, as one block (the ``call`` of a failure)."""
+        return "\n".join(self.steps) if self.steps else "(no call: the build itself)"
+
+    def reproducer(self) -> str:
+        return self.program + "".join(f"{s}\n" for s in self.steps)
+
+    # Backwards-compatible name used by reports and messages.
+    def repro(self, call: str | None = None) -> str:
+        return self.reproducer()
+
+
+def script(source: str, *, backend=None) -> Handle:
+    """A handle over a hand-written program (fixed examples, container tests): ``source`` runs
+    in the builder's runtime namespace and should bind ``root``; steps then run as usual."""
+    from conformance import build as builder
+
+    namespace = dict(vars(builder._runtime()))
+    exec(compile(source, "<nnconform script>", "exec"), namespace)
+    return Handle(None, backend, builder.IMPORTS + source.rstrip() + "\n", namespace)

@@ -1,0 +1,34 @@
+"""What every conformance test file imports: one way to draw a graph, one way to declare what it
+needs from the backend.
+
+Tests draw with ``h = draw_graph(data, backend, ...)`` and observe only through ``h`` (see
+``conformance.handle``): ``h.run(step)`` for every call on the object under test, ``h.node(i)`` /
+``h.tensor(i)`` / ``h.label(obj)`` for lookups through it.
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume
+
+from conformance.backends import CAPABILITIES
+from conformance.handle import Handle
+from strategies import blueprints
+
+
+def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=(), **kwargs) -> Handle:
+    """Draw a blueprint (from ``graphs``, else ``blueprints(**kwargs)``) and build it through
+    ``backend`` on ``device`` (``None``/``'cpu'``: default placement). ``uses``: devices the test
+    moves it to later, whose set-up the reproducer needs."""
+    strategy = graphs if graphs is not None else blueprints(**kwargs)
+    bp = data.draw(strategy, label="blueprint")
+    assume(backend.admits(bp))
+    return backend.build(bp, device=None if device in (None, "cpu") else device, uses=uses)
+
+
+def needs(*capabilities: str):
+    """Mark a test as needing backend capabilities (``conformance.backends.CAPABILITIES``); on a
+    backend that lacks one it skips with the backend's reason."""
+    unknown = [c for c in capabilities if c not in CAPABILITIES]
+    if unknown:
+        raise ValueError(f"unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
+    return pytest.mark.needs(*capabilities)
