@@ -3,19 +3,21 @@
 An edit changes one slot of a blueprint the way an assignment or registration should change
 the live graph: a slot keeps its place when its kind stays, else it moves to the end. A view is
 the graph as the traversal APIs show it, computed from the model (``model_view``) or read from
-torch (``live_view``), with the one object a test adds labelled ``NEW``.
+the object under test by steps of the handle (``expect_view``), with the one object a test adds
+labelled ``NEW``.
+
+The objects a test adds are built inside its steps (``VALUES[...].source``), so the reproducer
+shows them; labels are frozen before the first step (``Frozen``), since a test that replaces a
+member would otherwise see the new object labelled by the path the old one had.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import torch
 from hypothesis import strategies as st
-from torch import nn
 
 from conformance import model
 from conformance.check import expect_equal
-from strategies import blueprints
 from strategies.blueprint import Blueprint, Node, Slot, TensorSpec
 
 NEW = "new"  # label of the one object a test adds to the graph
@@ -24,7 +26,7 @@ FRESH_NAMES = ("fresh", "x-y", "a b")  # unused names; registration accepts any 
 
 @dataclass(frozen=True)
 class Value:
-    source: str  # Python source that makes it, used for the call and the reproducer
+    source: str  # Python source that makes it, run inside the test's step
     typename: str  # torch.typename(value), as error messages quote it
 
 
@@ -40,17 +42,9 @@ VALUES = {
 }
 
 
-def make(value: str):
-    return eval(VALUES[value].source, {"torch": torch, "nn": nn})
-
-
 # -- drawing ---------------------------------------------------------------------------------
-def draw_graph(data, backend, **kwargs):
-    return backend.build(data.draw(blueprints(**kwargs), label="blueprint"))
-
-
-def draw_node(data, g) -> int:
-    return data.draw(st.sampled_from(g.blueprint.reachable()), label="node")
+def draw_node(data, h) -> int:
+    return data.draw(st.sampled_from(h.blueprint.reachable()), label="node")
 
 
 def slot_named(bp: Blueprint, node: int, name) -> Slot | None:
@@ -104,12 +98,12 @@ def edit(bp2: Blueprint, node: int, name: str, kind: str | None, ref=None, persi
     return Blueprint(tuple(nodes), bp2.tensors)
 
 
-# -- views: the graph as the traversal APIs show it, from the model and from torch -----------
-VIEW_CALLS = {
-    "named_modules": "print([name for name, _ in root.named_modules(remove_duplicate=False)])",
-    "named_parameters": "print([name for name, _ in root.named_parameters(remove_duplicate=False)])",
-    "named_buffers": "print([name for name, _ in root.named_buffers(remove_duplicate=False)])",
-    "state_dict": "print(list(root.state_dict()))",
+# -- views: the graph as the traversal APIs show it, from the model and from the live object -
+VIEW_STEPS = {
+    "named_modules": "list(root.named_modules(remove_duplicate=False))",
+    "named_parameters": "list(root.named_parameters(remove_duplicate=False))",
+    "named_buffers": "list(root.named_buffers(remove_duplicate=False))",
+    "state_dict": "list(root.state_dict())",
 }
 
 
@@ -130,27 +124,47 @@ def model_view(bp2: Blueprint) -> dict:
     }
 
 
-def live_view(g) -> dict:
-    def label(obj):  # every object of the blueprint has a label: an unlabelled one is the new one
-        found = g.label(obj)
-        return NEW if found.startswith("<unlabelled") else found
+class Frozen:
+    """The handle's labels as they stand now (take it before the first step), for views after
+    steps that add, replace or remove members. ``h.label`` looks objects up by the first model
+    path, so after ``m.a = nn.Module()`` it would call the new module by the old one's label and
+    the old one, still held at another path, unlabelled; here every object of the blueprint
+    keeps its label and anything else is ``NEW``. The objects are kept alive, so their ids stay
+    theirs."""
 
-    root = g.root
-    return {
-        "named_modules": [(n, label(m)) for n, m in root.named_modules(remove_duplicate=False)],
-        "named_parameters": [(n, label(p)) for n, p in root.named_parameters(remove_duplicate=False)],
-        "named_buffers": [(n, label(b)) for n, b in root.named_buffers(remove_duplicate=False)],
-        "state_dict": list(root.state_dict()),
-    }
+    def __init__(self, h):
+        self.h = h
+        self.labels = dict(h.labels())
+        self.alive = []
+        for i in h.paths:
+            try:
+                self.alive.append(h.node(i))
+            except AttributeError:
+                pass
+        for t in h.tensor_paths:
+            try:
+                self.alive.append(h.tensor(t))
+            except AttributeError:
+                pass
+
+    def label(self, obj) -> str:
+        return self.labels.get(id(obj), NEW)
+
+    def labelled(self, pairs) -> list[tuple[str, str]]:
+        """As ``h.labelled``: model names through the name map, the wrapper's own dropped."""
+        out = []
+        for name, obj in pairs:
+            mapped = self.h.names.model(name)
+            if mapped is not None:
+                out.append((mapped, self.label(obj)))
+        return out
 
 
-def attempt(action: str) -> str:
-    """Reproducer lines that run ``action`` and print the error it raises, if any."""
-    return f"try:\n    {action}\nexcept Exception as e:\n    print(repr(e))\n"
-
-
-def expect_view(g, bp2: Blueprint, action: str, problem: str):
+def expect_view(h, before: Frozen, bp2: Blueprint, problem: str):
+    """Each traversal view of the live graph, one step each, equals the model's of ``bp2``."""
     __tracebackhide__ = True
-    actual, expected = live_view(g), model_view(bp2)
-    for key, show in VIEW_CALLS.items():
-        expect_equal(actual[key], expected[key], call=attempt(action) + show, graph=g, problem=problem)
+    expected = model_view(bp2)
+    for key, step in VIEW_STEPS.items():
+        got = h.run(step)
+        actual = h.unmapped(got) if key == "state_dict" else before.labelled(got)
+        expect_equal(actual, expected[key], h, problem=problem)

@@ -1,10 +1,11 @@
 """Containers under interleaved operations: one Hypothesis state machine per container kind.
 
-Each machine draws a graph holding a container, then applies a random sequence of documented
-operations to it and to a plain list/dict model (``conformance.model_containers``). After every
-step the container's contents, keys and order, and its ``named_parameters()`` and
-``state_dict()`` keys must match the model. Every operation is also written to a log of torch
-statements (``c.append(n2)``...), so a failure prints a reproducer that needs only torch.
+Each machine draws a graph holding a container, binds it as ``c`` through ``root``, then applies
+a random sequence of documented operations to it and to a plain list/dict model
+(``conformance.model_containers``). Every operation, and every observation, is a step on the
+machine run's one handle, so a failure's reproducer is the whole step sequence that ran (Note
+[containers under test]). After every step the container's contents, keys and order, and its
+``named_parameters()`` and ``state_dict()`` keys must match the model.
 
 The machines stay inside the behaviour torch 2.13 gets right and leave the known breaks to the
 focused properties in ``test_containers.py`` (a machine that tripped over one would be a known
@@ -17,7 +18,6 @@ from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 from hypothesis.stateful import invariant as always
-from torch import nn
 
 from conformance import model_containers as mc
 from conformance.check import expect_equal, expect_raises, expect_true
@@ -26,13 +26,14 @@ from conformance.draw_containers import (
     SLICES,
     code,
     draw_container,
-    lab,
     mapping,
     module_pool,
-    obj,
+    open_container,
     param_pool,
+    slice_text,
     with_imports,
 )
+from conformance.harness import needs
 from conformance.registry import invariant
 
 
@@ -47,27 +48,32 @@ def machine_settings():
 
 
 class ContainerMachine(RuleBasedStateMachine):
-    """Shared plumbing: the graph, the container ``c``, the model ``pairs`` and the statement log."""
+    """Shared plumbing: the handle ``h`` (the container bound as ``c``) and the model ``pairs``."""
 
     kind = ""
+    keys = "list(c._modules)"  # the expression contents_agree() reads the keys with (None: no keys)
+    show = "list(c)"  # the expression contents_agree() reads the items with
 
     def __init__(self, backend):
         super().__init__()
         self.backend = backend
 
     @initialize(data=st.data())
-    def draw_graph(self, data):
-        self.g, i = draw_container(data, self.backend, self.kind)
-        self.c, self.pairs, self.log = self.g.node(i), mc.contents(self.g.blueprint, i), [f"c = n{i}"]
+    def start(self, data):
+        self.h, i = draw_container(data, self.backend, self.kind)
+        self.pairs = mc.contents(self.h.blueprint, i)
         self.pool = self.values(i)
+        open_container(self.h, i, self.pool)  # every value a rule may use, bound before any change
 
     def values(self, i):
-        return module_pool(self.g.blueprint, i) + [None]
+        return module_pool(self.h.blueprint, i) + [None]
 
-    def do(self, stmt, fn=None):
-        """Log a statement, then run it on the live container."""
-        self.log.append(stmt)
-        return fn() if fn else None
+    def run(self, step):
+        """Run one step on the handle; its value."""
+        return self.h.run(with_imports(step))
+
+    def lab(self, o):
+        return self.h.lab(o)
 
     def check_index(self, data, message=None):
         """``c[i]`` for an index in or out of range: the model's item, or IndexError
@@ -75,16 +81,9 @@ class ContainerMachine(RuleBasedStateMachine):
         n = len(self.pairs)
         index = data.draw(st.integers(-n - 2, n + 1), label="index")
         if mc.in_range(n, index):
-            expect_equal(lab(self.g, self.c[index]), self.model_items[index], call=self.call(f"c[{index}]"), graph=self.g)
+            expect_equal(self.lab(self.run(f"c[{index}]")), self.model_items[index], self.h)
         else:
-            expect_raises(IndexError, lambda: self.c[index], call=with_imports("\n".join(self.log) + f"\nc[{index}]"),
-                          graph=self.g, match=message(index) if message else None)
-
-    def call(self, show: str) -> str:
-        return with_imports("\n".join(self.log) + f"\nprint({show})")
-
-    def live(self, value):
-        return obj(self.g, value)
+            expect_raises(self.h, f"c[{index}]", IndexError, match=message(index) if message else None)
 
     def draw_value(self, data, label="value"):
         return data.draw(st.sampled_from(self.pool), label=label)
@@ -92,47 +91,33 @@ class ContainerMachine(RuleBasedStateMachine):
     def draw_values(self, data):
         return data.draw(st.lists(st.sampled_from(self.pool), max_size=3), label="values")
 
-    show = "list(c)"  # the expression shown_items() reads
-
-    def shown_items(self):
-        return [lab(self.g, v) for v in self.c]
-
     @property
     def model_items(self):
         return [v for _, v in self.pairs]
 
     @always()
     def contents_agree(self):
-        if not hasattr(self, "g"):
+        if not hasattr(self, "h"):
             return
-        g = self.g
-        if isinstance(self.c, (nn.ModuleDict, nn.ParameterDict)):
-            expect_equal(list(self.c.keys()), [k for k, _ in self.pairs], call=self.call("list(c.keys())"), graph=g)
-        elif not isinstance(self.c, nn.ParameterList):
-            expect_equal(list(self.c._modules), [k for k, _ in self.pairs], call=self.call("list(c._modules)"), graph=g)
-        expect_equal(self.shown_items(), self.model_items, call=self.call(self.show), graph=g)
-        expect_equal(len(self.c), len(self.pairs), call=self.call("len(c)"), graph=g)
-        expect_equal(
-            g.labelled(self.c.named_parameters()),
-            mc.named_parameters(g.blueprint, self.kind, self.pairs),
-            call=self.call("[n for n, _ in c.named_parameters()]"),
-            graph=g,
-        )
-        expect_equal(
-            list(self.c.state_dict()),
-            mc.state_dict_keys(g.blueprint, self.kind, self.pairs),
-            call=self.call("list(c.state_dict())"),
-            graph=g,
-        )
+        h = self.h
+        reads = [*([self.keys] if self.keys else []), self.show, "len(c)", "list(c.named_parameters())",
+                 "list(c.state_dict())"]
+        *keys, shown, length, named, state = self.run(", ".join(reads))
+        if keys:
+            expect_equal(keys[0], [k for k, _ in self.pairs], h)
+        expect_equal([self.lab(v) for v in shown], self.model_items, h)
+        expect_equal(length, len(self.pairs), h)
+        expect_equal([(n, self.lab(p)) for n, p in named], mc.named_parameters(h.blueprint, self.kind, self.pairs), h)
+        expect_equal(state, mc.state_dict_keys(h.blueprint, self.kind, self.pairs), h)
 
 
 def has_items(machine):
-    return hasattr(machine, "g") and len(machine.pairs) > 0
+    return hasattr(machine, "h") and len(machine.pairs) > 0
 
 
 def small(machine):
     """Repeated doubling would make the container, and each step, exponentially slow."""
-    return hasattr(machine, "g") and len(machine.pairs) <= 6
+    return hasattr(machine, "h") and len(machine.pairs) <= 6
 
 
 class ListMachine(ContainerMachine):
@@ -144,16 +129,14 @@ class ListMachine(ContainerMachine):
     @rule(data=st.data())
     def append(self, data):
         v = self.draw_value(data)
-        r = self.do(f"c.append({v})", lambda: self.c.append(self.live(v)))
-        expect_true(
-            r is self.c, call=self.call("c.append(...) is c"), actual=lab(self.g, r), expected="c", graph=self.g
-        )
+        same = self.run(f"r = c.append({v})\nr is c")
+        expect_true(same, self.h, actual=self.lab(self.h.namespace["r"]), expected="c")
         self.renumber(self.model_items + [v])
 
     @rule(data=st.data())
     def extend(self, data):
         vs = self.draw_values(data)
-        self.do(f"c.extend({code(vs)})", lambda: self.c.extend([self.live(v) for v in vs]))
+        self.run(f"c.extend({code(vs)})")
         self.renumber(self.model_items + vs)
 
     @precondition(has_items)
@@ -161,7 +144,7 @@ class ListMachine(ContainerMachine):
     def setitem(self, data):
         n = len(self.pairs)
         index, v = data.draw(st.integers(-n, n - 1), label="index"), self.draw_value(data)
-        self.do(f"c[{index}] = {v}", lambda: self.c.__setitem__(index, self.live(v)))
+        self.run(f"c[{index}] = {v}")
         items = self.model_items
         items[index] = v
         self.renumber(items)
@@ -171,15 +154,14 @@ class ListMachine(ContainerMachine):
     def delitem(self, data):
         n = len(self.pairs)
         index = data.draw(st.integers(-n, n - 1), label="index")
-        self.do(f"del c[{index}]", lambda: self.c.__delitem__(index))
+        self.run(f"del c[{index}]")
         items = self.model_items
         del items[index]
         self.renumber(items)
 
     @rule(sl=SLICES)
     def del_slice(self, sl):
-        text = f"{sl.start}:{sl.stop}:{sl.step}".replace("None", "")
-        self.do(f"del c[{text}]", lambda: self.c.__delitem__(sl))
+        self.run(f"del c[{slice_text(sl)}]")
         items = self.model_items
         del items[sl]
         self.renumber(items)
@@ -189,9 +171,9 @@ class ListMachine(ContainerMachine):
     def pop(self, data):
         n = len(self.pairs)
         index = data.draw(st.integers(-n, n - 1), label="index")
-        got = self.do(f"c.pop({index})", lambda: self.c.pop(index))
+        got = self.run(f"c.pop({index})")
         items = self.model_items
-        expect_equal(lab(self.g, got), items.pop(index), call=self.call(f"c.pop({index})"), graph=self.g)
+        expect_equal(self.lab(got), items.pop(index), self.h)
         self.renumber(items)
 
     @rule(data=st.data())
@@ -200,15 +182,9 @@ class ListMachine(ContainerMachine):
 
     @rule(sl=SLICES)
     def read_slice(self, sl):
-        text = f"{sl.start}:{sl.stop}:{sl.step}".replace("None", "")
-        expected = self.pairs[sl] if isinstance(self.c, nn.Sequential) else mc.renumbered(self.model_items[sl])
-        r = self.c[sl]
-        expect_equal(
-            [(k, lab(self.g, m)) for k, m in r._modules.items()],
-            expected,
-            call=self.call(f"list(c[{text}]._modules.items())"),
-            graph=self.g,
-        )
+        expected = self.pairs[sl] if self.kind == "Sequential" else mc.renumbered(self.model_items[sl])
+        got = self.run(f"list(c[{slice_text(sl)}]._modules.items())")
+        expect_equal([(k, self.lab(m)) for k, m in got], expected, self.h)
 
 
 class SequentialMachine(ListMachine):
@@ -221,33 +197,32 @@ class SequentialMachine(ListMachine):
         v = data.draw(st.sampled_from([m for m in self.pool if m is not None] or [None]), label="value")
         if v is None:  # documented: insert asserts a Module
             return
-        self.do(f"c.insert({index}, {v})", lambda: self.c.insert(index, self.live(v)))
+        self.run(f"c.insert({index}, {v})")
         self.renumber(mc.list_insert(self.model_items, index, v))
 
+    # In-place operators as dunder calls: ``c`` stays the container under test whatever they return.
     @rule(data=st.data())
     def iadd(self, data):
         vs = self.draw_values(data)
-        self.do(f"c += nn.Sequential(*{code(vs)})", lambda: self.c.__iadd__(nn.Sequential(*[self.live(v) for v in vs])))
+        self.run(f"c.__iadd__(nn.Sequential(*{code(vs)}))")
         self.renumber(self.model_items + vs)
 
     @precondition(small)
     @rule(k=st.integers(1, 2))
     def imul(self, k):
-        self.do(f"c *= {k}", lambda: self.c.__imul__(k))
+        self.run(f"c.__imul__({k})")
         self.renumber(self.model_items * k)
 
     @rule(data=st.data())
     def add(self, data):
         vs = self.draw_values(data)
-        self.c = self.do(
-            f"c = c + nn.Sequential(*{code(vs)})", lambda: self.c + nn.Sequential(*[self.live(v) for v in vs])
-        )
+        self.run(f"c = c + nn.Sequential(*{code(vs)})")
         self.renumber(self.model_items + vs)
 
     @precondition(small)
     @rule(k=st.integers(1, 2))
     def mul(self, k):
-        self.c = self.do(f"c = c * {k}", lambda: self.c * k)
+        self.run(f"c = c * {k}")
         self.renumber(self.model_items * k)
 
 
@@ -258,19 +233,19 @@ class ModuleListMachine(ListMachine):
     def insert(self, data):
         index = data.draw(st.integers(0, len(self.pairs)), label="index")
         v = self.draw_value(data)
-        self.do(f"c.insert({index}, {v})", lambda: self.c.insert(index, self.live(v)))
+        self.run(f"c.insert({index}, {v})")
         self.renumber(mc.list_insert(self.model_items, index, v))
 
     @rule(data=st.data())
     def iadd(self, data):
         vs = self.draw_values(data)
-        self.do(f"c += {code(vs)}", lambda: self.c.__iadd__([self.live(v) for v in vs]))
+        self.run(f"c.__iadd__({code(vs)})")
         self.renumber(self.model_items + vs)
 
     @rule(data=st.data())
     def add(self, data):
         vs = self.draw_values(data)
-        self.c = self.do(f"c = c + {code(vs)}", lambda: self.c + [self.live(v) for v in vs])
+        self.run(f"c = c + {code(vs)}")
         self.renumber(self.model_items + vs)
 
 
@@ -278,21 +253,21 @@ class ParameterListMachine(ContainerMachine):
     """ParameterList has no del/pop/insert: append, extend, +=, setitem, getitem, slices."""
 
     kind = "ParameterList"
+    keys = None
 
     def values(self, i):
-        return param_pool(self.g.blueprint) or [None]
+        return param_pool(self.h.blueprint) or [None]
 
     @rule(data=st.data())
     def append(self, data):
         v = self.draw_value(data)
-        self.do(f"c.append({v})", lambda: self.c.append(self.live(v)))
+        self.run(f"c.append({v})")
         self.pairs = mc.renumbered(self.model_items + [v])
 
     @rule(data=st.data(), inplace=st.booleans())
     def extend(self, data, inplace):
         vs = self.draw_values(data)
-        stmt = f"c += {code(vs)}" if inplace else f"c.extend({code(vs)})"
-        self.do(stmt, lambda: (self.c.__iadd__ if inplace else self.c.extend)([self.live(v) for v in vs]))
+        self.run(f"c.__iadd__({code(vs)})" if inplace else f"c.extend({code(vs)})")
         self.pairs = mc.renumbered(self.model_items + vs)
 
     @precondition(has_items)
@@ -302,7 +277,7 @@ class ParameterListMachine(ContainerMachine):
         index, v = data.draw(st.integers(-n, n - 1), label="index"), self.draw_value(data)
         if v is None:
             return
-        self.do(f"c[{index}] = {v}", lambda: self.c.__setitem__(index, self.live(v)))
+        self.run(f"c[{index}] = {v}")
         items = self.model_items
         items[index] = v
         self.pairs = mc.renumbered(items)
@@ -313,22 +288,17 @@ class ParameterListMachine(ContainerMachine):
 
     @rule(sl=SLICES)
     def read_slice(self, sl):
-        text = f"{sl.start}:{sl.stop}:{sl.step}".replace("None", "")
-        r = self.c[sl]
-        expect_equal(
-            [lab(self.g, p) for p in r], self.model_items[sl], call=self.call(f"list(c[{text}])"), graph=self.g
-        )
+        got = self.run(f"list(c[{slice_text(sl)}])")
+        expect_equal([self.lab(p) for p in got], self.model_items[sl], self.h)
 
 
 class DictMachine(ContainerMachine):
     """Operations ModuleDict and ParameterDict share, with dict semantics."""
 
-    container = nn.Module
+    container = "Module"
     sources = ("OrderedDict", "pairs")
+    keys = "list(c.keys())"
     show = "list(c.values())"
-
-    def shown_items(self):
-        return [lab(self.g, v) for v in self.c.values()]
 
     def draw_key(self, data, present=False):
         keys = [k for k, _ in self.pairs] if present else list(DICT_KEYS)
@@ -337,22 +307,22 @@ class DictMachine(ContainerMachine):
     @rule(data=st.data())
     def setitem(self, data):
         k, v = self.draw_key(data), self.draw_value(data)
-        self.do(f"c[{k!r}] = {v}", lambda: self.c.__setitem__(k, self.live(v)))
+        self.run(f"c[{k!r}] = {v}")
         self.pairs = mc.dict_update(self.pairs, [(k, v)])
 
     @precondition(has_items)
     @rule(data=st.data())
     def delitem(self, data):
         k = self.draw_key(data, present=True)
-        self.do(f"del c[{k!r}]", lambda: self.c.__delitem__(k))
+        self.run(f"del c[{k!r}]")
         self.pairs = mc.dict_delete(self.pairs, k)
 
     @precondition(has_items)
     @rule(data=st.data())
     def pop(self, data):
         k = self.draw_key(data, present=True)
-        got = self.do(f"c.pop({k!r})", lambda: self.c.pop(k))
-        expect_equal(lab(self.g, got), dict(self.pairs)[k], call=self.call(f"c.pop({k!r})"), graph=self.g)
+        got = self.run(f"c.pop({k!r})")
+        expect_equal(self.lab(got), dict(self.pairs)[k], self.h)
         self.pairs = mc.dict_delete(self.pairs, k)
 
     @rule(data=st.data())
@@ -360,8 +330,7 @@ class DictMachine(ContainerMachine):
         source = data.draw(st.sampled_from(self.sources), label="source")
         keys = data.draw(st.lists(st.sampled_from(DICT_KEYS), unique=True, max_size=3), label="keys")
         new = [(k, self.draw_value(data, f"value {k!r}")) for k in keys]
-        src, text = mapping(source, new, self.g, self.container)
-        self.do(f"c.update({text})", lambda: self.c.update(src))
+        self.run(f"c.update({mapping(source, new, self.container)})")
         self.pairs = mc.dict_update(self.pairs, new, sort=self.sorts(source))
 
     def sorts(self, source):
@@ -369,28 +338,28 @@ class DictMachine(ContainerMachine):
 
     @rule()
     def clear(self):
-        self.do("c.clear()", self.c.clear)
+        self.run("c.clear()")
         self.pairs = []
 
     @rule(data=st.data())
     def contains(self, data):
         k = self.draw_key(data)
-        expect_equal(k in self.c, k in dict(self.pairs), call=self.call(f"{k!r} in c"), graph=self.g)
+        expect_equal(self.run(f"{k!r} in c"), k in dict(self.pairs), self.h)
 
 
 class ModuleDictMachine(DictMachine):
     kind = "ModuleDict"
-    container = nn.ModuleDict
+    container = "ModuleDict"
     sources = ("dict", "OrderedDict", "pairs", "ModuleDict")
 
 
 class ParameterDictMachine(DictMachine):
     kind = "ParameterDict"
-    container = nn.ParameterDict
+    container = "ParameterDict"
     sources = ("dict", "OrderedDict", "pairs", "ParameterDict")
 
     def values(self, i):
-        return param_pool(self.g.blueprint) or [None]
+        return param_pool(self.h.blueprint) or [None]
 
     def sorts(self, source):
         return source == "dict"  # spec pd.order (IMPL): a plain dict is inserted in sorted key order
@@ -398,32 +367,28 @@ class ParameterDictMachine(DictMachine):
     @precondition(has_items)
     @rule()
     def popitem(self):
-        got = self.do("c.popitem()", self.c.popitem)
-        expected = self.pairs[-1]
-        expect_equal((got[0], lab(self.g, got[1])), expected, call=self.call("c.popitem()"), graph=self.g)
+        key, value = self.run("c.popitem()")
+        expect_equal((key, self.lab(value)), self.pairs[-1], self.h)
         self.pairs = self.pairs[:-1]
 
     @rule(data=st.data())
     def setdefault(self, data):
         k, v = self.draw_key(data), self.draw_value(data)
-        got = self.do(f"c.setdefault({k!r}, {v})", lambda: self.c.setdefault(k, self.live(v)))
+        got = self.run(f"c.setdefault({k!r}, {v})")
         model = dict(self.pairs)
-        expect_equal(
-            lab(self.g, got), model.setdefault(k, v), call=self.call(f"c.setdefault({k!r}, {v})"), graph=self.g
-        )
+        expect_equal(self.lab(got), model.setdefault(k, v), self.h)
         self.pairs = list(model.items())
 
     @rule(data=st.data())
     def get(self, data):
         k = self.draw_key(data)
-        expect_equal(lab(self.g, self.c.get(k)), dict(self.pairs).get(k), call=self.call(f"c.get({k!r})"), graph=self.g)
+        expect_equal(self.lab(self.run(f"c.get({k!r})")), dict(self.pairs).get(k), self.h)
 
     @rule(data=st.data())
     def ior(self, data):
         keys = data.draw(st.lists(st.sampled_from(DICT_KEYS), unique=True, max_size=3), label="keys")
         new = [(k, self.draw_value(data, f"value {k!r}")) for k in keys]
-        src, text = mapping("ParameterDict", new, self.g, nn.ParameterDict)
-        self.do(f"c |= {text}", lambda: self.c.__ior__(src))
+        self.run(f"c.__ior__({mapping('ParameterDict', new, 'ParameterDict')})")
         self.pairs = mc.dict_update(self.pairs, new)
 
 
@@ -432,25 +397,30 @@ def _run(machine, backend):
 
 
 @invariant("seq.operations_sequence")
+@needs("containers")
 def test_sequential_operation_sequences(backend):
     _run(SequentialMachine, backend)
 
 
 @invariant("ml.operations_sequence")
+@needs("containers")
 def test_modulelist_operation_sequences(backend):
     _run(ModuleListMachine, backend)
 
 
 @invariant("md.operations_sequence")
+@needs("containers")
 def test_moduledict_operation_sequences(backend):
     _run(ModuleDictMachine, backend)
 
 
 @invariant("pl.operations_sequence")
+@needs("containers")
 def test_parameterlist_operation_sequences(backend):
     _run(ParameterListMachine, backend)
 
 
 @invariant("pd.operations_sequence")
+@needs("containers")
 def test_parameterdict_operation_sequences(backend):
     _run(ParameterDictMachine, backend)

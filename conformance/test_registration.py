@@ -14,22 +14,25 @@ import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from torch import nn
 
 from conformance.check import expect_error, expect_no_error, expect_true
 from conformance.edits import (
     FRESH_NAMES,
     VALUES,
-    draw_graph,
+    Frozen,
     draw_node,
     edit,
     existing_kind,
     expect_view,
     grown,
-    make,
     new_ref,
 )
+from conformance.handle import script
+from conformance.harness import draw_graph, needs
 from conformance.registry import invariant
+from strategies import blueprints
+
+GRAPHS = blueprints()
 
 # -- the pure model of register_buffer / register_parameter / add_module ---------------------
 WHAT = {"register_buffer": "buffer", "register_parameter": "parameter",
@@ -67,23 +70,23 @@ REGISTER_VALUES = ("Tensor", "Parameter", "Module", "None", "list")
 REJECTED_NAMES = {"dotted": ("a.b",), "empty": ("",), "not a str": (5,), "torch": ("training", "forward")}
 
 
-def _register(g, node: int, method: str, name, value: str, persistent: bool):
+def _register(h, node: int, method: str, name, value: str, persistent: bool):
     """Call ``method`` and check its outcome against ``register_error`` and the edited model."""
-    bp, target, obj = g.blueprint, g.node(node), make(value)
-    kwargs = {"persistent": persistent} if method == "register_buffer" else {}
-    flag = f", persistent={persistent}" if kwargs else ""
-    action = f"n{node}.{method}({name!r}, {VALUES[value].source}{flag})"
-    run = lambda: getattr(target, method)(name, obj, **kwargs)
+    bp, before = h.blueprint, Frozen(h)
+    flag = f", persistent={persistent}" if method == "register_buffer" else ""
+    target = h.node_ref(node)
+    step = f"value = {VALUES[value].source}\n{target}.{method}(name, value{flag})"
     bp2, error = grown(bp), register_error(method, name, existing_kind(bp, node, name), value)
     if error is not None:
-        expect_error(error, run, call=action, graph=g)
-        expect_view(g, bp2, action, "a failed registration changed the graph")
+        expect_error(h, step, error, name=name)
+        expect_view(h, before, bp2, "a failed registration changed the graph")
         return
-    result, kind = expect_no_error(run, call=action, graph=g), KIND[WHAT[method]]
-    expect_true(result is None and getattr(target, name) is obj, call=f"{action}\nprint(getattr(n{node}, {name!r}))",
-                actual=(result, type(getattr(target, name)).__name__), expected=(None, type(obj).__name__), graph=g,
+    result, kind = expect_no_error(h, step, name=name), KIND[WHAT[method]]
+    stored, obj = expect_no_error(h, f"getattr({target}, name)"), h.namespace["value"]
+    expect_true(result is None and stored is obj, h, actual=(result, type(stored).__name__),
+                expected=(None, type(obj).__name__),
                 problem="the registered object should be readable as an attribute under its name")
-    expect_view(g, edit(bp2, node, name, kind, new_ref(bp2, kind, value), persistent), action,
+    expect_view(h, before, edit(bp2, node, name, kind, new_ref(bp2, kind, value), persistent),
                 "the graph after registration differs from the model (same name keeps its slot, a new name goes last)")
 
 
@@ -100,35 +103,37 @@ def _methods():
 
 
 @_methods()
+@needs("register")
 @given(data=st.data())
 def test_register(data, backend, method):
     """A name of the same kind (replaced in its slot) or a fresh one (added last), any value."""
-    g = draw_graph(data, backend)
-    bp, kind = g.blueprint, KIND[WHAT[method]]
+    h = draw_graph(data, backend, GRAPHS)
+    bp, kind = h.blueprint, KIND[WHAT[method]]
     same = [(i, s.name) for i in bp.reachable() for s in bp.nodes[i].slots if s.kind == kind]
     if data.draw(st.booleans(), label="a name of the same kind"):
         assume(same)
         node, name = data.draw(st.sampled_from(same), label="node and name")
     else:
-        node, name = draw_node(data, g), data.draw(st.sampled_from(FRESH_NAMES), label="name")
+        node, name = draw_node(data, h), data.draw(st.sampled_from(FRESH_NAMES), label="name")
     value = _draw_value(data, method)
     persistent = data.draw(st.booleans(), label="persistent") if method == "register_buffer" else True
-    _register(g, node, method, name, value, persistent)
+    _register(h, node, method, name, value, persistent)
 
 
 @_methods()
+@needs("register")
 @given(data=st.data())
 def test_register_rejected_names(data, backend, method):
     """Names in use by something else, or malformed, with any value: which check fails first."""
-    g = draw_graph(data, backend)
-    bp, kind = g.blueprint, KIND[WHAT[method]]
+    h = draw_graph(data, backend, GRAPHS)
+    bp, kind = h.blueprint, KIND[WHAT[method]]
     clashes = [(i, s.name) for i in bp.reachable() for s in bp.nodes[i].slots if s.kind != kind]
     group = data.draw(st.sampled_from(list(REJECTED_NAMES) + (["clash"] if clashes else [])), label="name group")
     if group == "clash":
         node, name = data.draw(st.sampled_from(clashes), label="node and name")
     else:
-        node, name = draw_node(data, g), data.draw(st.sampled_from(REJECTED_NAMES[group]), label="name")
-    _register(g, node, method, name, _draw_value(data, method), True)
+        node, name = draw_node(data, h), data.draw(st.sampled_from(REJECTED_NAMES[group]), label="name")
+    _register(h, node, method, name, _draw_value(data, method), True)
 
 
 # -- before Module.__init__ ------------------------------------------------------------------
@@ -145,27 +150,25 @@ BEFORE_INIT = [  # (id, statement run before super().__init__(), pinned Attribut
 ]
 
 
-def _early_class(statement: str):
-    source = f"class Early(nn.Module):\n    def __init__(self):\n        {statement}\n        super().__init__()\n"
-    namespace = {"torch": torch, "nn": nn}
-    exec(source, namespace)  # noqa: S102 - our own table
-    return source, namespace["Early"]
+def _early_class(statement: str) -> str:
+    return f"class Early(nn.Module):\n    def __init__(self):\n        {statement}\n        super().__init__()\n"
 
 
 @invariant("reg.before_init")
 @pytest.mark.parametrize(("statement", "message"), [c[1:] for c in BEFORE_INIT], ids=[c[0] for c in BEFORE_INIT])
 def test_assignment_before_init(statement, message):
-    source, cls = _early_class(statement)
+    h = script(_early_class(statement))  # our own table
     if message is None:  # a plain attribute needs no registry and survives __init__
-        m = cls()
-        expect_true(isinstance(m.t, torch.Tensor) and "t" in vars(m) and not list(m.named_buffers()),
-                    call=source + "m = Early()\nprint(vars(m)['t'], list(m.named_buffers()))",
-                    actual=sorted(vars(m)), expected="'t' kept as a plain attribute")
+        h.run("root = Early()")
+        attr, own, buffers = h.run("root.t, vars(root).get('t'), list(root.named_buffers())")
+        expect_true(isinstance(attr, torch.Tensor) and own is attr and not buffers, h,
+                    actual=(type(attr).__name__, type(own).__name__, buffers),
+                    expected="'t' kept as a plain attribute: (Tensor, the same Tensor in vars, no buffers)")
         return
-    expect_error((AttributeError, message), cls, call=source + "Early()")
+    expect_error(h, "root = Early()", (AttributeError, message))
 
 
 @invariant("reg.before_init")
 @pytest.mark.parametrize("call", ["nn.Module(1)", "nn.Module(a=1)"], ids=["positional", "keyword"])
 def test_module_init_takes_no_arguments(call):
-    expect_error((TypeError, ""), lambda: eval(call, {"nn": nn}), call=call)
+    expect_error(script(""), f"root = {call}", (TypeError, ""))

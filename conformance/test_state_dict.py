@@ -1,13 +1,15 @@
 """state_dict: keys, order, every path of shared objects, detaching, metadata, prefix, hooks."""
-import warnings
-from collections import OrderedDict
+import keyword
 
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from torch import nn
 
 from conformance import model, model_state
-from conformance.check import expect_equal, expect_raises, expect_true
+from conformance.check import ConformanceError, expect_equal, expect_raises, expect_true
+from conformance.handle import script
+from conformance.harness import draw_graph, needs
 from conformance.registry import invariant
 from strategies import NODE_KINDS, blueprints
 
@@ -15,128 +17,205 @@ PREFIXES = st.sampled_from(["x.", "x", "a.b.", "_"])
 # Half the graphs use module holders only: these carry more None slots, non-persistent buffers
 # and extra state than graphs of built-in layers.
 KINDS = st.sampled_from([NODE_KINDS, ("Module", "ExtraState", "Sequential")])
+GRAPHS = blueprints(kinds=KINDS)
 
 
-def draw_graph(data, backend, **kwargs):
-    kwargs.setdefault("kinds", KINDS)
-    return backend.build(data.draw(blueprints(**kwargs), label="blueprint"))
-
-
-def tensor_entries(g):
+def tensor_entries(h):
     """``[(key, tensor index)]`` of the model's state_dict, tensors only."""
-    return [(key, ref) for key, (what, ref) in model.state_dict_entries(g.blueprint) if what == "tensor"]
+    return [(key, ref) for key, (what, ref) in model.state_dict_entries(h.blueprint) if what == "tensor"]
 
 
 def storage(t) -> int:
     return t.untyped_storage().data_ptr()
 
 
+# -- live names -> model names -------------------------------------------------------------------
+# A wrapper backend renames every key (``_orig_mod.``/``module.``, see NameMap). state_dict puts
+# the caller's prefix before the live name, verbatim; these strip it, map the rest through the
+# name map and put it back. On a backend without a name map they return the keys unchanged.
+
+def model_key(h, key: str, prefix: str = "") -> str | None:
+    """The model key of a live state_dict key made under ``prefix``; None for the wrapper's own
+    keys; a key not under ``prefix`` is returned as it is (it then differs from the model)."""
+    if not key.startswith(prefix):
+        return key
+    name = h.names.model(key[len(prefix):])
+    return None if name is None else prefix + name
+
+
+def model_keys(h, keys, prefix: str = "") -> list[str]:
+    return [k for k in (model_key(h, key, prefix) for key in keys) if k is not None]
+
+
+def by_model_key(h, items, prefix: str = "") -> dict:
+    """``{model key: value}`` of live ``(key, value)`` pairs; the wrapper's own keys dropped."""
+    out = {}
+    for key, value in items:
+        mapped = model_key(h, key, prefix)
+        if mapped is not None:
+            out[mapped] = value
+    return out
+
+
+def model_key_prefix(h, pre: str, prefix: str = "") -> str | None:
+    """The model key prefix (``'x.a.'``) of a module's live key prefix (``'x._orig_mod.a.'``);
+    None for the wrapper's own modules; a malformed one is returned as it is."""
+    rest = pre[len(prefix):]
+    if not pre.startswith(prefix) or (rest and (not rest.endswith(".") or rest == ".")):
+        return pre
+    name = h.names.model(rest[:-1])
+    return None if name is None else prefix + (name + "." if name else "")
+
+
+def model_metadata_key(h, key: str, prefix: str = "") -> str | None:
+    """The model ``_metadata`` key (a module's key prefix without its trailing dot) of a live one."""
+    mapped = model_key_prefix(h, key + "." if key else "", prefix)
+    return None if mapped is None else mapped.removesuffix(".")
+
+
+def model_metadata_keys(h, keys, prefix: str = "") -> list[str]:
+    return [k for k in (model_metadata_key(h, key, prefix) for key in keys) if k is not None]
+
+
+def tensor_ref(h, i: int) -> str:
+    """Source text reaching tensor ``i`` through ``root``, as ``h.ref`` but also for member names
+    that are not identifiers (a ParameterList's ``'0'``)."""
+    _, name = h.tensor_paths[i]
+    owner, _, attr = name.rpartition(".")
+    if attr.isidentifier() and not keyword.iskeyword(attr):
+        return h.ref(i)
+    return f"getattr({h.node_ref(owner)}, {attr!r})"
+
+
+def class_version(h, i: int) -> int:
+    """``_version`` of node ``i``'s class, from the blueprint's node kind (not the live object)."""
+    kind = h.blueprint.nodes[i].kind
+    cls = h.namespace["ExtraState"] if kind in model.EXTRA_STATE_KINDS else getattr(nn, kind)
+    return cls._version
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
 @invariant("sd.keys.params_and_persistent_buffers")
 @given(data=st.data())
 def test_state_dict_keys(data, backend):
-    g = draw_graph(data, backend)
-    expect_equal(sorted(g.root.state_dict()), sorted(model.state_dict_keys(g.blueprint)),
-                 call="print(sorted(root.state_dict()))", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    keys = h.run("list(root.state_dict())")
+    expect_equal(sorted(model_keys(h, keys)), sorted(model.state_dict_keys(h.blueprint)), h)
 
 
 @invariant("sd.order")
 @given(data=st.data())
 def test_state_dict_order(data, backend):
-    g = draw_graph(data, backend)
-    expect_equal(list(g.root.state_dict()), model.state_dict_keys(g.blueprint),
-                 call="print(list(root.state_dict()))", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    keys = h.run("list(root.state_dict())")
+    expect_equal(model_keys(h, keys), model.state_dict_keys(h.blueprint), h)
 
 
 @invariant("sd.shared_module_every_path")
 @given(data=st.data())
 def test_state_dict_entries_share_storage_with_their_object(data, backend):
-    g = draw_graph(data, backend)
-    sd = g.root.state_dict()
-    actual = [(key, key in sd and storage(sd[key]) == storage(g.tensor(ref))) for key, ref in tensor_entries(g)]
-    call = "sd = root.state_dict()\nprint([(k, v.untyped_storage().data_ptr()) for k, v in sd.items() if torch.is_tensor(v)])"
-    expect_equal(actual, [(key, True) for key, _ in tensor_entries(g)], call=call, graph=g,
+    h = draw_graph(data, backend, GRAPHS)
+    ptrs = by_model_key(h, h.run(
+        "sd = root.state_dict()\n"
+        "[(k, v.untyped_storage().data_ptr()) for k, v in sd.items() if torch.is_tensor(v)]"))
+    actual = [(key, key in ptrs and ptrs[key] == storage(h.tensor(ref))) for key, ref in tensor_entries(h)]
+    expect_equal(actual, [(key, True) for key, _ in tensor_entries(h)], h,
                  problem="every key of an object must hold a tensor sharing that object's storage")
 
 
 @invariant("sd.shared_module_every_path")
 @given(data=st.data())
 def test_state_dict_keys_agree_with_named_members(data, backend):
-    g = draw_graph(data, backend)
-    expected = [name for name, _ in g.root.named_parameters(remove_duplicate=False)]
-    for path, m in g.root.named_modules(remove_duplicate=False):
-        persistent = {name for name, _ in model.own(g.blueprint, int(g.label(m)[1:]), "buffer", persistent_only=True)}
-        expected += [model.join(path, name) for name, _ in m.named_buffers(recurse=False, remove_duplicate=False)
-                     if name in persistent]
-        if type(m).get_extra_state is not torch.nn.Module.get_extra_state:
+    h = draw_graph(data, backend, GRAPHS)
+    expected = [name for name, _ in h.run("list(root.named_parameters(remove_duplicate=False))")]
+    walk = h.run("[(path, m, [name for name, _ in m.named_buffers(recurse=False, remove_duplicate=False)],\n"
+                 "  type(m).get_extra_state is not nn.Module.get_extra_state)\n"
+                 " for path, m in root.named_modules(remove_duplicate=False)]")
+    for path, m, buffers, extra in walk:
+        label = h.label(m)
+        if not label.startswith("n"):
+            if h.names.model(path) is None:
+                continue  # the wrapper's own module: no model counterpart, its keys are dropped below
+            raise ConformanceError("named_modules yields a module the graph does not hold", h=h,
+                                   actual=(path, label), expected="a module of the graph")
+        persistent = {name for name, _ in model.own(h.blueprint, int(label[1:]), "buffer", persistent_only=True)}
+        expected += [model.join(path, name) for name in buffers if name in persistent]
+        if extra:
             expected.append(model.join(path, model.EXTRA_STATE))
-    expect_equal(sorted(g.root.state_dict()), sorted(expected), graph=g,
-                 call="print(sorted(root.state_dict()))  # vs named_parameters/named_buffers(remove_duplicate=False)")
+    keys = h.run("list(root.state_dict())")
+    expect_equal(sorted(h.unmapped(keys)), sorted(h.unmapped(expected)), h,
+                 problem="state_dict keys differ from named_parameters/named_buffers(remove_duplicate=False)")
 
 
 @invariant("sd.detach_and_keep_vars")
 @given(data=st.data())
 def test_state_dict_values_are_detached_plain_tensors(data, backend):
-    g = draw_graph(data, backend)
-    sd = g.root.state_dict()
-    actual = [(key, type(sd[key]).__name__, sd[key].requires_grad, sd[key] is g.tensor(ref)) for key, ref in tensor_entries(g)]
-    expected = [(key, "Tensor", False, False) for key, _ in tensor_entries(g)]
-    expect_equal(actual, expected, graph=g,
-                 call="sd = root.state_dict()\nprint([(k, type(v).__name__, v.requires_grad) for k, v in sd.items() if torch.is_tensor(v)])")
+    h = draw_graph(data, backend, GRAPHS)
+    seen = by_model_key(h, ((k, (kind, grad)) for k, kind, grad in h.run(
+        "sd = root.state_dict()\n"
+        "[(k, type(v).__name__, v.requires_grad) for k, v in sd.items() if torch.is_tensor(v)]")))
+    sd = by_model_key(h, h.namespace["sd"].items())
+    actual = [(key, *seen.get(key, ("missing", None)), sd.get(key) is h.tensor(ref)) for key, ref in tensor_entries(h)]
+    expected = [(key, "Tensor", False, False) for key, _ in tensor_entries(h)]
+    expect_equal(actual, expected, h)
 
 
 @invariant("sd.detach_and_keep_vars")
 @given(data=st.data())
 def test_state_dict_keep_vars_returns_registered_objects(data, backend):
-    g = draw_graph(data, backend)
-    sd = g.root.state_dict(keep_vars=True)
-    actual = [(key, g.label(sd.get(key))) for key, _ in tensor_entries(g)]
-    expect_equal(actual, g.expected(tensor_entries(g), prefix="t"), graph=g,
-                 call="print(list(root.state_dict(keep_vars=True).items()))")
+    h = draw_graph(data, backend, GRAPHS)
+    sd = by_model_key(h, h.run("list(root.state_dict(keep_vars=True).items())"))
+    actual = [(key, h.label(sd.get(key))) for key, _ in tensor_entries(h)]
+    expect_equal(actual, h.expected(tensor_entries(h), prefix="t"), h)
 
 
 @invariant("sd.shallow_reference")
 @given(data=st.data())
 def test_state_dict_writes_reach_the_module(data, backend):
-    g = draw_graph(data, backend)
-    entries = [(key, ref) for key, ref in tensor_entries(g) if g.blueprint.tensors[ref].numel]
+    h = draw_graph(data, backend, GRAPHS)
+    entries = [(key, ref) for key, ref in tensor_entries(h) if h.blueprint.tensors[ref].numel]
     assume(entries)
     key, ref = data.draw(st.sampled_from(entries), label="key")
-    target = g.tensor(ref)
-    expected = ~target if target.dtype == torch.bool else target.detach() + 1
-    value = g.root.state_dict()[key]
-    value.logical_not_() if value.dtype == torch.bool else value.add_(1)
-    call = f"root.state_dict()[{key!r}].{'logical_not_()' if target.dtype == torch.bool else 'add_(1)'}\nprint(t{ref})"
-    expect_true(torch.equal(target, expected), call=call, actual=target, expected=expected, graph=g,
-                problem="writing into a state_dict value must write into the registered tensor")
+    spec = h.blueprint.tensors[ref]
+    value = h.namespace["_t"](spec.shape, getattr(torch, spec.dtype), spec.seed)
+    boolean = value.dtype == torch.bool
+    expected = ~value if boolean else value + 1
+    before = h.tensor(ref)
+    h.run(f"root.state_dict()[key].{'logical_not_()' if boolean else 'add_(1)'}", key=h.names.live(key))
+    after = h.run(tensor_ref(h, ref))
+    problem = "writing into a state_dict value must write into the registered tensor"
+    expect_true(torch.equal(after, expected), h, actual=after, expected=expected, problem=problem)
+    expect_true(torch.equal(before, expected), h, actual=before, expected=expected,
+                problem=problem + " (the object registered before the write)")
 
 
 @invariant("sd.return_type_and_metadata")
 @given(data=st.data())
 def test_state_dict_type_and_metadata(data, backend):
-    g = draw_graph(data, backend)
-    sd = g.root.state_dict()
-    meta = getattr(sd, "_metadata", None)
-    expect_equal((type(sd).__name__, type(meta).__name__), ("OrderedDict", "OrderedDict"),
-                 call="sd = root.state_dict()\nprint(type(sd), type(sd._metadata))", graph=g)
-    expected = [(path, {"version": type(g.node(i))._version}) for path, i in model.metadata_paths(g.blueprint)]
-    expect_equal(list(meta.items()), expected, call="print(root.state_dict()._metadata)", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    types = h.run("sd = root.state_dict()\n(type(sd).__name__, type(getattr(sd, '_metadata', None)).__name__)")
+    expect_equal(types, ("OrderedDict", "OrderedDict"), h)
+    meta = [(model_metadata_key(h, path), value) for path, value in h.run("list(sd._metadata.items())")]
+    expected = [(path, {"version": class_version(h, i)}) for path, i in model.metadata_paths(h.blueprint)]
+    expect_equal([(path, value) for path, value in meta if path is not None], expected, h)
 
 
 @invariant("sd.prefix_verbatim")
 @given(data=st.data())
 def test_state_dict_prefix_concatenated_verbatim(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     prefix = data.draw(PREFIXES, label="prefix")
-    expect_equal(list(g.root.state_dict(prefix=prefix)), model.state_dict_keys(g.blueprint, prefix=prefix),
-                 call=f"print(list(root.state_dict(prefix={prefix!r})))", graph=g)
+    keys = h.run("list(root.state_dict(prefix=prefix))", prefix=prefix)
+    expect_equal(model_keys(h, keys, prefix), model.state_dict_keys(h.blueprint, prefix=prefix), h)
 
 
-def _metadata_paths_with_prefix(data, backend, prefixes, **kwargs):
-    g = draw_graph(data, backend, **kwargs)
+def _metadata_paths_with_prefix(data, backend, prefixes, graphs=GRAPHS):
+    h = draw_graph(data, backend, graphs)
     prefix = data.draw(st.sampled_from(prefixes), label="prefix")
-    expect_equal(list(g.root.state_dict(prefix=prefix)._metadata),
-                 [path for path, _ in model.metadata_paths(g.blueprint, prefix=prefix)],
-                 call=f"print(list(root.state_dict(prefix={prefix!r})._metadata))", graph=g)
+    keys = h.run("list(root.state_dict(prefix=prefix)._metadata)", prefix=prefix)
+    expect_equal(model_metadata_keys(h, keys, prefix),
+                 [path for path, _ in model.metadata_paths(h.blueprint, prefix=prefix)], h)
 
 
 @invariant("sd.prefix_verbatim")
@@ -145,99 +224,106 @@ def test_state_dict_prefix_metadata_paths(data, backend):
     _metadata_paths_with_prefix(data, backend, ["x.", "a.b."])
 
 
+SMALL_GRAPHS = blueprints(kinds=KINDS, max_nodes=3, max_slots=2)
+
+
 @invariant("sd.prefix_verbatim")
 @given(data=st.data())
 def test_state_dict_undotted_prefix_metadata_paths(data, backend):
     # The root's _metadata key is its key prefix without a trailing dot; 'x' has none to drop.
-    _metadata_paths_with_prefix(data, backend, ["x", "_"], max_nodes=3, max_slots=2)
+    _metadata_paths_with_prefix(data, backend, ["x", "_"], SMALL_GRAPHS)
 
 
 @invariant("sd.destination")
 @given(data=st.data())
 def test_state_dict_destination_filled_and_returned(data, backend):
-    g = draw_graph(data, backend)
-    cls = data.draw(st.sampled_from([dict, OrderedDict]), label="destination type")
+    h = draw_graph(data, backend, GRAPHS)
+    cls = data.draw(st.sampled_from(["dict", "OrderedDict"]), label="destination type")
     old = data.draw(st.sampled_from([{}, {"old": 0}]), label="destination contents")
-    dest = cls(old)
-    result = g.root.state_dict(destination=dest)
-    call = f"import collections\nd = {'collections.' if cls is OrderedDict else ''}{cls.__name__}({old!r})\nr = root.state_dict(destination=d)\nprint(r is d, list(d), hasattr(d, '_metadata'))"
-    expect_equal((result is dest, list(dest), hasattr(dest, "_metadata")),
-                 (True, list(old) + model.state_dict_keys(g.blueprint), False), call=call, graph=g)
+    same, keys, has_meta = h.run(
+        "from collections import OrderedDict\n"
+        f"d = {cls}({old!r})\n"
+        "r = root.state_dict(destination=d)\n"
+        "(r is d, list(d), hasattr(d, '_metadata'))")
+    keys = keys[:len(old)] + model_keys(h, keys[len(old):])
+    expect_equal((same, keys, has_meta), (True, list(old) + model.state_dict_keys(h.blueprint), False), h)
 
 
 @invariant("sd.positional_args_deprecated")
 @given(data=st.data())
 def test_state_dict_positional_args_warn_and_work(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     prefix = data.draw(PREFIXES, label="prefix")
-    dest = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = g.root.state_dict(dest, prefix, True)
-    call = f"d = {{}}\nr = root.state_dict(d, {prefix!r}, True)  # FutureWarning\nprint(r is d, list(d))"
-    expect_equal((result is dest, list(dest)), (True, model.state_dict_keys(g.blueprint, prefix=prefix)), call=call, graph=g)
-    values = [(prefix + key, g.label(dest.get(prefix + key))) for key, _ in tensor_entries(g)]
-    expect_equal(values, [(prefix + k, f"t{t}") for k, t in tensor_entries(g)], call=call, graph=g,
+    same, items, kinds = h.run(
+        "import warnings\n"
+        "d = {}\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    r = root.state_dict(d, prefix, True)\n"
+        "(r is d, list(d.items()), [w.category.__name__ for w in caught])", prefix=prefix)
+    dest = by_model_key(h, items, prefix)
+    expect_equal((same, model_keys(h, [k for k, _ in items], prefix)),
+                 (True, model.state_dict_keys(h.blueprint, prefix=prefix)), h)
+    values = [(prefix + key, h.label(dest.get(prefix + key))) for key, _ in tensor_entries(h)]
+    expect_equal(values, [(prefix + k, f"t{t}") for k, t in tensor_entries(h)], h,
                  problem="the third positional argument is keep_vars")
-    kinds = [w.category.__name__ for w in caught]
-    expect_true("FutureWarning" in kinds, call=call, actual=kinds, expected="a FutureWarning", graph=g)
+    expect_true("FutureWarning" in kinds, h, actual=kinds, expected="a FutureWarning")
 
 
 @invariant("sd.extra_state")
 @given(data=st.data())
 def test_state_dict_extra_state_values(data, backend):
-    g = draw_graph(data, backend)
-    sd = g.root.state_dict()
-    extras = [(key, i) for key, (what, i) in model.state_dict_entries(g.blueprint) if what == "extra"]
+    h = draw_graph(data, backend, GRAPHS)
+    sd = by_model_key(h, h.run("[(k, v) for k, v in root.state_dict().items() if k.endswith('_extra_state')]"))
+    extras = [(key, i) for key, (what, i) in model.state_dict_entries(h.blueprint) if what == "extra"]
     expect_equal([(key, sd.get(key)) for key, _ in extras],
-                 [(key, {"extra": g.blueprint.nodes[i].args[0]}) for key, i in extras],
-                 call="sd = root.state_dict()\nprint({k: v for k, v in sd.items() if k.endswith('_extra_state')})", graph=g)
+                 [(key, {"extra": h.blueprint.nodes[i].args[0]}) for key, i in extras], h)
 
 
 @invariant("sd.extra_state")
 def test_extra_state_needs_class_overrides():
-    class GetOnly(torch.nn.Module):
-        def get_extra_state(self):
-            return 1
-
-    m = GetOnly()
-    expect_raises(RuntimeError, lambda: m.load_state_dict(m.state_dict()), match='Unexpected key(s) in state_dict: "_extra_state"',
-                  call="class GetOnly(nn.Module):\n    def get_extra_state(self): return 1\nm = GetOnly()\nm.load_state_dict(m.state_dict())")
-    m = torch.nn.Module()
-    m.get_extra_state = lambda: 1
-    expect_equal(list(m.state_dict()), [], call="m = nn.Module()\nm.get_extra_state = lambda: 1\nprint(list(m.state_dict()))",
+    h = script("class GetOnly(nn.Module):\n"
+               "    def get_extra_state(self):\n"
+               "        return 1\n\n\n"
+               "root = GetOnly()")
+    expect_raises(h, "root.load_state_dict(root.state_dict())", RuntimeError,
+                  match='Unexpected key(s) in state_dict: "_extra_state"')
+    h = script("root = nn.Module()")
+    h.run("root.get_extra_state = lambda: 1")
+    expect_equal(h.run("list(root.state_dict())"), [], h,
                  problem="a get_extra_state set on an instance must be ignored")
 
 
 @invariant("sd.hooks")
+@needs("hooks")
 @given(data=st.data())
 def test_state_dict_hooks_order_and_arguments(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     prefix = data.draw(st.sampled_from(["", "x."]), label="prefix")
     keep_vars = data.draw(st.booleans(), label="keep_vars")
-    seen = []
-    for i in g.blueprint.reachable():
-        label = f"n{i}"
-        g.node(i).register_state_dict_pre_hook(lambda m, p, kv, label=label: seen.append(("pre", label, p, kv)))
-        g.node(i).register_state_dict_post_hook(
-            lambda m, sd, p, meta, label=label: seen.append(("post", label, p, list(sd))))
-    g.root.state_dict(prefix=prefix, keep_vars=keep_vars)
+    modules = ", ".join(f"({f'n{i}'!r}, {h.node_ref(i)})" for i in h.blueprint.reachable())
+    h.run("seen = []\n"
+          f"for label, m in [{modules}]:\n"
+          "    m.register_state_dict_pre_hook(lambda m, p, kv, label=label: seen.append(('pre', label, p, kv)))\n"
+          "    m.register_state_dict_post_hook(\n"
+          "        lambda m, sd, p, meta, label=label: seen.append(('post', label, p, list(sd))))")
+    seen = h.run("root.state_dict(prefix=prefix, keep_vars=keep_vars)\nseen", prefix=prefix, keep_vars=keep_vars)
+    actual = []
+    for event, label, pre, arg in seen:
+        mapped = model_key_prefix(h, pre, prefix)
+        if mapped is not None:
+            actual.append((event, label, mapped, arg if event == "pre" else model_keys(h, arg, prefix)))
     expected, keys = [], []
-    for event, path, i in model_state.state_dict_trace(g.blueprint, prefix=prefix):
+    for event, path, i in model_state.state_dict_trace(h.blueprint, prefix=prefix):
         if event == "key":
             keys.append(path)
         else:
             expected.append((event, f"n{i}", path, keep_vars if event == "pre" else list(keys)))
-    call = ("for m in root.modules():\n"
-            "    m.register_state_dict_pre_hook(lambda m, p, kv: print('pre', type(m).__name__, p, kv))\n"
-            "    m.register_state_dict_post_hook(lambda m, sd, p, meta: print('post', type(m).__name__, p, list(sd)))\n"
-            f"root.state_dict(prefix={prefix!r}, keep_vars={keep_vars})")
-    expect_equal(seen, expected, call=call, graph=g)
+    expect_equal(actual, expected, h)
 
 
 @invariant("sd.hooks")
 def test_state_dict_public_post_hook_must_return_none():
-    m = torch.nn.Module()
-    m.register_state_dict_post_hook(lambda *args: {"replaced": 1})
-    expect_raises(RuntimeError, m.state_dict, match="state_dict post-hook must return None",
-                  call="m = nn.Module()\nm.register_state_dict_post_hook(lambda *a: {'replaced': 1})\nm.state_dict()")
+    h = script("root = nn.Module()")
+    h.run("hook = root.register_state_dict_post_hook(lambda *args: {'replaced': 1})")
+    expect_raises(h, "root.state_dict()", RuntimeError, match="state_dict post-hook must return None")

@@ -1,88 +1,136 @@
 """Traversal: modules/children/parameters/buffers, their names, order and de-duplication."""
 import types
 
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import model
 from conformance.check import expect_equal, expect_true
+from conformance.handle import script
+from conformance.harness import draw_graph
 from conformance.registry import invariant
 from strategies import blueprints
 
 PREFIXES = st.sampled_from(["", "p", "a.b"])
+GRAPHS = blueprints()
 
 
-def draw_graph(data, backend, **kwargs):
-    return backend.build(data.draw(blueprints(**kwargs), label="blueprint"))
+# -- live names -> model names -------------------------------------------------------------------
+# A wrapper backend renames every module and member (``_orig_mod.``/``module.``, see NameMap) and
+# is itself a module at ``''``. The named_* methods join a caller's prefix with a dot; these strip
+# it, map the rest through the name map and join it back. Without a name map nothing changes.
 
+def model_name(h, name: str, prefix: str = "") -> str | None:
+    """The model name of a live name yielded under ``prefix``; None for the wrapper's own; a name
+    not under ``prefix`` is returned as it is (it then differs from the model)."""
+    if not prefix:
+        return h.names.model(name)
+    if name == prefix:
+        rest = ""
+    elif name.startswith(prefix + ".") and len(name) > len(prefix) + 1:
+        rest = name[len(prefix) + 1:]
+    else:
+        return name
+    mapped = h.names.model(rest)
+    if mapped is None:
+        return None
+    return model.join(prefix, mapped) if mapped else prefix
+
+
+def labelled(h, pairs, prefix: str = "") -> list[tuple[str, str]]:
+    """As ``h.labelled``, for names yielded under ``prefix``."""
+    out = []
+    for name, obj in pairs:
+        mapped = model_name(h, name, prefix)
+        if mapped is not None:
+            out.append((mapped, h.label(obj)))
+    return out
+
+
+def wrapper_own(h) -> set[int]:
+    """ids of the modules a wrapper backend holds as its own (the wrapper at ``''``, ...): they have
+    no model counterpart. Empty on a backend without a name map."""
+    if not h.names.prefix:
+        return set()
+    return {id(m) for name, m in h.root.named_modules(remove_duplicate=False) if h.names.model(name) is None}
+
+
+def model_root(h) -> str:
+    """Source text for the model's root module through ``root`` (``root`` itself without a wrapper):
+    the non-recursive calls ask it, since a wrapper's own children and members are the wrapper's."""
+    return h.node_ref("")
+
+
+# -- tests ---------------------------------------------------------------------------------------
 
 @invariant("traversal.named_modules.preorder")
 @given(data=st.data())
 def test_named_modules_preorder(data, backend):
-    g = draw_graph(data, backend)
-    expect_equal(g.labelled(g.root.named_modules()), g.expected(model.named_modules(g.blueprint)),
-                 call="print([(name, m) for name, m in root.named_modules()])", graph=g)
-    first = next(g.root.modules())
-    expect_true(first is g.root, call="print(next(root.modules()) is root)", actual=g.label(first), expected="root", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    expect_equal(h.labelled(h.run("list(root.named_modules())")), h.expected(model.named_modules(h.blueprint)), h)
+    first = h.run("next(root.modules())")
+    expect_true(first is h.root, h, actual=h.label(first), expected="root")
 
 
 @invariant("traversal.named_modules.prefix")
 @given(data=st.data())
 def test_named_modules_prefix(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     prefix = data.draw(PREFIXES, label="prefix")
-    expect_equal(g.labelled(g.root.named_modules(prefix=prefix)),
-                 g.expected(model.named_modules(g.blueprint, prefix=prefix)),
-                 call=f"print([name for name, _ in root.named_modules(prefix={prefix!r})])", graph=g)
+    pairs = h.run("list(root.named_modules(prefix=prefix))", prefix=prefix)
+    expect_equal(labelled(h, pairs, prefix), h.expected(model.named_modules(h.blueprint, prefix=prefix)), h)
 
 
 @invariant("traversal.modules.dedup")
 @given(data=st.data())
 def test_named_modules_remove_duplicate_false(data, backend):
-    g = draw_graph(data, backend)
-    expected = g.expected(model.named_modules(g.blueprint, remove_duplicate=False))
-    expect_equal(g.labelled(g.root.named_modules(remove_duplicate=False)), expected,
-                 call="print([name for name, _ in root.named_modules(remove_duplicate=False)])", graph=g)
-    expect_equal([g.label(m) for m in g.root.modules(remove_duplicate=False)], [label for _, label in expected],
-                 call="print(list(root.modules(remove_duplicate=False)))", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    expected = h.expected(model.named_modules(h.blueprint, remove_duplicate=False))
+    expect_equal(h.labelled(h.run("list(root.named_modules(remove_duplicate=False))")), expected, h)
+    own = wrapper_own(h)
+    modules = h.run("list(root.modules(remove_duplicate=False))")
+    expect_equal([h.label(m) for m in modules if id(m) not in own], [label for _, label in expected], h)
 
 
 @invariant("traversal.modules.dedup")
 @given(data=st.data())
 def test_modules_matches_named_modules(data, backend):
-    g = draw_graph(data, backend)
-    expected = [f"n{i}" for _, i in model.named_modules(g.blueprint)]
-    expect_equal([g.label(m) for m in g.root.modules()], expected, call="print(list(root.modules()))", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    expected = [f"n{i}" for _, i in model.named_modules(h.blueprint)]
+    own = wrapper_own(h)
+    expect_equal([h.label(m) for m in h.run("list(root.modules())") if id(m) not in own], expected, h)
 
 
 @invariant("traversal.named_modules.memo")
 @given(data=st.data())
 def test_named_modules_memo(data, backend):
-    g = draw_graph(data, backend)
-    seeded = data.draw(st.sets(st.sampled_from(g.blueprint.reachable())), label="memo nodes")
-    memo = {g.node(i) for i in seeded}
+    h = draw_graph(data, backend, GRAPHS)
+    seeded = data.draw(st.sets(st.sampled_from(h.blueprint.reachable())), label="memo nodes")
+    refs = sorted(h.node_ref(i) for i in seeded)
     labels = sorted(f"n{i}" for i in seeded)
-    expected_names = g.expected(model.named_modules(g.blueprint, memo=set(seeded)))
-    call = f"memo = {{{', '.join(labels)}}}\nprint([name for name, _ in root.named_modules(memo=memo)])\nprint(memo)"
-    expect_equal(g.labelled(g.root.named_modules(memo=memo)), expected_names, call=call, graph=g)
+    expected_names = h.expected(model.named_modules(h.blueprint, memo=set(seeded)))
+    pairs = h.run(f"memo = {'{' + ', '.join(refs) + '}' if refs else 'set()'}\nlist(root.named_modules(memo=memo))")
+    expect_equal(h.labelled(pairs), expected_names, h)
+    own = wrapper_own(h)
+    memo = h.run("list(memo)")
     expected_memo = sorted(set(labels) | {label for _, label in expected_names})
-    expect_equal(sorted(g.label(m) for m in memo), expected_memo, call=call, graph=g,
+    expect_equal(sorted(h.label(m) for m in memo if id(m) not in own), expected_memo, h,
                  problem="memo after the call should hold every module yielded, plus what it held")
 
 
 @invariant("traversal.children.immediate_and_dedup")
 @given(data=st.data())
 def test_named_children(data, backend):
-    g = draw_graph(data, backend)
-    expect_equal(g.labelled(g.root.named_children()), g.expected(model.named_children(g.blueprint, g.blueprint.root)),
-                 call="print(list(root.named_children()))", graph=g)
-    expect_equal([g.label(m) for m in g.root.children()], [f"n{i}" for _, i in model.named_children(g.blueprint, g.blueprint.root)],
-                 call="print(list(root.children()))", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    expected = h.expected(model.named_children(h.blueprint, h.blueprint.root))
+    pairs = h.run(f"list({model_root(h)}.named_children())")
+    expect_equal([(name, h.label(m)) for name, m in pairs], expected, h)
+    children = h.run(f"list({model_root(h)}.children())")
+    expect_equal([h.label(m) for m in children], [label for _, label in expected], h)
 
 
 def _members(data, backend, kind, **overrides):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     kwargs = {
         "prefix": data.draw(PREFIXES, label="prefix"),
         "recurse": data.draw(st.booleans(), label="recurse"),
@@ -90,10 +138,15 @@ def _members(data, backend, kind, **overrides):
     }
     kwargs.update(overrides)
     method = "named_parameters" if kind == "param" else "named_buffers"
-    actual = g.labelled(getattr(g.root, method)(**kwargs))
-    expected = g.expected(model.named_members(g.blueprint, kind, **kwargs), prefix="t")
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    expect_equal(actual, expected, call=f"print([name for name, _ in root.{method}({args})])", graph=g)
+    args = ", ".join(f"{k}={k}" for k in kwargs)
+    if kwargs["recurse"]:
+        actual = labelled(h, h.run(f"list(root.{method}({args}))", **kwargs), kwargs["prefix"])
+    else:
+        # Only the model root's own members: asked of the model root (under a wrapper too).
+        pairs = h.run(f"list({model_root(h)}.{method}({args}))", **kwargs)
+        actual = [(name, h.label(t)) for name, t in pairs]
+    expected = h.expected(model.named_members(h.blueprint, kind, **kwargs), prefix="t")
+    expect_equal(actual, expected, h)
 
 
 @invariant("traversal.parameters.order")
@@ -126,66 +179,68 @@ def test_named_buffers_any_arguments(data, backend):
     _members(data, backend, "buffer")
 
 
+def _plain_members(data, backend, kind):
+    h = draw_graph(data, backend, GRAPHS)
+    recurse = data.draw(st.booleans(), label="recurse")
+    method = "parameters" if kind == "param" else "buffers"
+    expected = [f"t{i}" for _, i in model.named_members(h.blueprint, kind, recurse=recurse)]
+    owner = "root" if recurse else model_root(h)
+    got = h.run(f"list({owner}.{method}(recurse=recurse))", recurse=recurse)
+    expect_equal([h.label(t) for t in got], expected, h)
+
+
 @invariant("traversal.named_parameters.dedup_tied")
 @given(data=st.data())
 def test_parameters_match_named_parameters(data, backend):
-    g = draw_graph(data, backend)
-    recurse = data.draw(st.booleans(), label="recurse")
-    expected = [f"t{i}" for _, i in model.named_members(g.blueprint, "param", recurse=recurse)]
-    expect_equal([g.label(p) for p in g.root.parameters(recurse=recurse)], expected,
-                 call=f"print(list(root.parameters(recurse={recurse})))", graph=g)
+    _plain_members(data, backend, "param")
 
 
 @invariant("traversal.named_buffers.dedup_and_nonpersistent")
 @given(data=st.data())
 def test_buffers_match_named_buffers(data, backend):
-    g = draw_graph(data, backend)
-    recurse = data.draw(st.booleans(), label="recurse")
-    expected = [f"t{i}" for _, i in model.named_members(g.blueprint, "buffer", recurse=recurse)]
-    expect_equal([g.label(b) for b in g.root.buffers(recurse=recurse)], expected,
-                 call=f"print(list(root.buffers(recurse={recurse})))", graph=g)
+    _plain_members(data, backend, "buffer")
 
 
 @invariant("traversal.yields_live_objects_lazily")
 @given(data=st.data())
 def test_traversal_methods_are_generators(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     for method in ("modules", "named_modules", "children", "named_children", "parameters",
                    "named_parameters", "buffers", "named_buffers"):
-        result = getattr(g.root, method)()
-        expect_true(isinstance(result, types.GeneratorType), call=f"type(root.{method}())",
-                    actual=type(result).__name__, expected="generator", graph=g)
+        result = h.run(f"root.{method}()")
+        expect_true(isinstance(result, types.GeneratorType), h, actual=type(result).__name__, expected="generator")
 
 
 @invariant("traversal.none_entries_skipped")
 @given(data=st.data())
 def test_none_slots_stay_registered(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     registry = {"child": "_modules", "param": "_parameters", "buffer": "_buffers"}
-    for i in g.blueprint.reachable():
-        for s in g.blueprint.nodes[i].slots:
+    for i in h.blueprint.reachable():
+        for s in h.blueprint.nodes[i].slots:
             if s.ref is None and s.kind in registry:
-                table = getattr(g.node(i), registry[s.kind])
-                call = f"print({s.name!r} in n{i}.{registry[s.kind]}, getattr(n{i}, {s.name!r}))"
-                expect_equal((s.name in table, getattr(g.node(i), s.name)), (True, None), call=call, graph=g)
+                node = h.node_ref(i)
+                got = h.run(f"({s.name!r} in {node}.{registry[s.kind]}, getattr({node}, {s.name!r}))")
+                expect_equal(got, (True, None), h)
 
 
 @invariant("access.get_parameter_get_buffer")
 @given(data=st.data())
 def test_get_parameter_and_get_buffer_agree_with_traversal(data, backend):
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     for kind, getter in (("param", "get_parameter"), ("buffer", "get_buffer")):
-        for name, ref in model.named_members(g.blueprint, kind, remove_duplicate=False):
-            got = getattr(g.root, getter)(name)
-            expect_equal(g.label(got), f"t{ref}", call=f"print(root.{getter}({name!r}))", graph=g)
+        for name, ref in model.named_members(h.blueprint, kind, remove_duplicate=False):
+            got = h.run(f"root.{getter}(target)", target=h.names.live(name))
+            expect_equal(h.label(got), f"t{ref}", h)
 
 
 @invariant("access.get_submodule")
 @given(data=st.data())
 def test_get_submodule_agrees_with_traversal(data, backend):
-    g = draw_graph(data, backend)
-    for name, i in model.named_modules(g.blueprint, remove_duplicate=False):
-        expect_equal(g.label(g.root.get_submodule(name)), f"n{i}", call=f"print(root.get_submodule({name!r}))", graph=g)
+    h = draw_graph(data, backend, GRAPHS)
+    for name, i in model.named_modules(h.blueprint, remove_duplicate=False):
+        got = h.run("root.get_submodule(target)", target=h.names.live(name))
+        expect_equal(h.label(got), f"n{i}", h)
 
 
 @invariant("traversal.dedup.first_path_wins")
@@ -193,26 +248,21 @@ def test_get_submodule_agrees_with_traversal(data, backend):
 def test_shared_module_named_by_its_first_path(data, backend):
     """Each module de-duplicated by ``named_modules()`` keeps the first name that the
     non-de-duplicating walk gives it."""
-    g = draw_graph(data, backend)
+    h = draw_graph(data, backend, GRAPHS)
     first: dict[str, str] = {}
-    for name, label in g.labelled(g.root.named_modules(remove_duplicate=False)):
+    for name, label in h.labelled(h.run("list(root.named_modules(remove_duplicate=False))")):
         first.setdefault(label, name)
     expected = [(name, label) for label, name in first.items()]
-    expect_equal(g.labelled(g.root.named_modules()), expected,
-                 call="print([name for name, _ in root.named_modules()])\n"
-                      "print([name for name, _ in root.named_modules(remove_duplicate=False)])", graph=g)
+    expect_equal(h.labelled(h.run("list(root.named_modules())")), expected, h)
 
 
 @invariant("traversal.dedup.identity_not_storage")
 def test_dedup_is_by_object_not_storage():
-    base = torch.zeros(2)
-    m, child = torch.nn.Module(), torch.nn.Module()
-    m.a, m.b = torch.nn.Parameter(base), torch.nn.Parameter(base)  # two objects over one tensor
-    m.c = child
-    child.register_buffer("pb", m.a)  # one Parameter as a buffer here and a parameter above
-    call = ("import torch\nbase = torch.zeros(2)\nm, child = torch.nn.Module(), torch.nn.Module()\n"
-            "m.a, m.b = torch.nn.Parameter(base), torch.nn.Parameter(base)\nm.c = child\n"
-            "child.register_buffer('pb', m.a)\n")
-    expect_equal([n for n, _ in m.named_parameters()], ["a", "b"], call=call + "print(list(dict(m.named_parameters())))")
-    expect_equal([n for n, _ in m.named_buffers()], ["c.pb"], call=call + "print(list(dict(m.named_buffers())))")
-    expect_equal(list(m.state_dict()), ["a", "b", "c.pb"], call=call + "print(list(m.state_dict()))")
+    h = script("base = torch.zeros(2)\n"
+               "root, child = nn.Module(), nn.Module()\n"
+               "root.a, root.b = nn.Parameter(base), nn.Parameter(base)  # two objects over one tensor\n"
+               "root.c = child\n"
+               "child.register_buffer('pb', root.a)  # one Parameter as a buffer here and a parameter above")
+    expect_equal(h.run("[name for name, _ in root.named_parameters()]"), ["a", "b"], h)
+    expect_equal(h.run("[name for name, _ in root.named_buffers()]"), ["c.pb"], h)
+    expect_equal(h.run("list(root.state_dict())"), ["a", "b", "c.pb"], h)
