@@ -1,6 +1,8 @@
 # make conformance: set up .venv, run the conformance suite on eager torch (profile ci).
 # make test:        set up .venv, run the project's own tests, then the conformance suite.
-# Override the torch under test with TORCH="torch==X", the workers with WORKERS=N.
+# make backends:    run the suite on every built-in backend, then one invariant x backend view.
+# Override the torch under test with TORCH="torch==X", the workers with WORKERS=N, the backend
+# with BACKEND=NAME (a built-in, an entry point or package.module:factory).
 PYTHON  ?= python3
 VENV    ?= .venv
 TORCH   ?= torch==2.13.0
@@ -8,11 +10,13 @@ WORKERS ?= 2
 PROFILE ?= ci
 PYTEST_ARGS ?=
 OUT     ?= reports/out
+BACKEND ?= eager
+BACKENDS ?= eager module-compile compile fx export jit ddp
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst =,_,$(subst <,_,$(subst >,_,$(TORCH))))
 
-.PHONY: setup conformance test meta bench clean
+.PHONY: setup conformance backends test meta bench clean
 
 setup: $(STAMP)
 
@@ -27,8 +31,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 conformance: $(STAMP)
 	mkdir -p $(OUT)
-	$(BIN)/python -m pytest conformance -n $(WORKERS) --hypothesis-profile=$(PROFILE) \
+	$(BIN)/python -m pytest conformance -n $(WORKERS) --hypothesis-profile=$(PROFILE) --backend=$(BACKEND) \
 		--junitxml=$(OUT)/junit.xml -rfEsxX $(PYTEST_ARGS)
+
+backends: $(STAMP)
+	@rc=0; for b in $(BACKENDS); do \
+		echo "== backend $$b"; mkdir -p $(OUT)/backends/$$b; \
+		$(BIN)/python -m pytest conformance -n $(WORKERS) --hypothesis-profile=$(PROFILE) --backend=$$b \
+			--report-dir=$(OUT)/backends/$$b -q -rfE $(PYTEST_ARGS) || rc=1; \
+	done; \
+	$(BIN)/python -m reports.backends $(OUT)/backends/*/report.json --out $(OUT)/backends || rc=1; \
+	exit $$rc
 
 meta: $(STAMP)
 	$(BIN)/python -m pytest meta_tests -n $(WORKERS) -rfEs $(PYTEST_ARGS)

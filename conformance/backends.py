@@ -76,6 +76,9 @@ class Backend:
         if unknown:
             raise ValueError(f"backend {self.name!r}: unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
 
+    def __repr__(self) -> str:  # Hypothesis prints the fixture in every failing example: keep it short
+        return f"<backend {self.name}>"
+
     @property
     def label(self) -> str:
         return f"{self.name} {self.version or 'torch ' + torch.__version__}"
@@ -90,16 +93,23 @@ class Backend:
         discarded with ``hypothesis.assume``."""
         return True
 
-    def build(self, bp, device: str | None = None, uses=()) -> Handle:
+    def refuses(self, device: str | None) -> str | None:
+        """Why the backend cannot put a module built on ``device`` under test (the test then
+        skips with this reason), or None."""
+        return None
+
+    def build(self, bp, device: str | None = None, uses=(), forward: bool = False) -> Handle:
         """Build ``bp`` (on ``device``), wrap it, and return the live handle. ``uses``: the other
-        devices the test will move it to (their set-up joins the prelude)."""
+        devices the test will move it to (their set-up joins the prelude); ``forward``: render a
+        generated forward even if the backend does not need one (tests that call the root)."""
+        forward = forward or self.forward
         prelude = _device_prelude((device, *uses)) + self.prelude
-        namespace = builder.run(bp, device, forward=self.forward)
+        namespace = builder.run(bp, device, forward=forward)
         if self.wrap:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 exec(compile(self.wrap, f"<nnconform wrap: {self.name}>", "exec"), namespace)
-        program = prelude + builder.render(bp, device, forward=self.forward) + (self.wrap + "\n" if self.wrap else "")
+        program = prelude + builder.render(bp, device, forward=forward) + (self.wrap + "\n" if self.wrap else "")
         return Handle(bp, self, program, namespace, device=device, names=self.names)
 
 
@@ -115,18 +125,23 @@ def _device_prelude(devices) -> str:
 class DDP(Backend):
     """DistributedDataParallel needs a process group: gloo, world size 1, in this process."""
 
-    def build(self, bp, device=None, uses=()):
+    def build(self, bp, device=None, uses=(), forward=False):
         import torch.distributed as dist
 
         if not dist.is_initialized():
             dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-        return super().build(bp, device, uses)
+        return super().build(bp, device, uses, forward)
 
     def admits(self, bp):
         """DDP raises for a module without a parameter that requires a gradient (documented)."""
         from conformance import model
 
         return any(bp.tensors[ref].requires_grad for _, ref in model.named_members(bp, "param"))
+
+    def refuses(self, device):
+        if device == "meta":
+            return "DDP broadcasts parameters and buffers from rank 0 at construction; meta tensors hold no data"
+        return None
 
     def unavailable(self):
         import torch.distributed as dist
@@ -146,9 +161,9 @@ BUILTIN: dict[str, Backend] = {
     for b in (
         Backend("eager", "eager torch.nn.Module"),
         Backend("module-compile", "Module.compile(): forward compiled in place", wrap="root.compile()",
-                base="eager"),
+                forward=True, base="eager"),
         Backend("compile", "torch.compile(root): an OptimizedModule wrapping the root",
-                wrap="root = torch.compile(root)", names=NameMap("_orig_mod."), base="eager",
+                wrap="root = torch.compile(root)", names=NameMap("_orig_mod."), forward=True, base="eager",
                 lacks={"containers": "torch.compile wraps a root module; the container classes are not reimplemented"}),
         Backend("fx", "torch.fx.symbolic_trace(root): a GraphModule", wrap="root = torch.fx.symbolic_trace(root)",
                 forward=True, base="eager",
@@ -161,7 +176,7 @@ BUILTIN: dict[str, Backend] = {
                 lacks={"containers": "scripting wraps a root module; the container classes are not reimplemented"}),
         DDP("ddp", "DistributedDataParallel(root), gloo, world size 1, one process",
             wrap="root = nn.parallel.DistributedDataParallel(root)", prelude=_DDP_PRELUDE, names=NameMap("module."),
-            base="eager",
+            forward=True, base="eager",
             lacks={"containers": "DDP wraps a root module; the container classes are not reimplemented"}),
     )
 }

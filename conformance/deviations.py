@@ -1,52 +1,195 @@
-"""Known deviations: findings accepted for a release, kept per backend.
+"""Known deviations: claims that the implementation under test breaks an invariant, kept per backend.
 
-One entry per line, fields separated by `` | ``::
+Note [known deviations]
+~~~~~~~~~~~~~~~~~~~~~~~
+One claim per line, fields separated by `` | ``::
 
-    <test id or glob> | <reason> | <evidence: a reproducer file, relative to this file's folder>
+    <invariant id> [key=glob ...] | <reason> | <evidence: a script, relative to the file's folder>
 
-``#`` starts a comment line. A matching test becomes an expected failure (non-strict, so a fix
-shows as XPASS in the report rather than breaking the run). A malformed line is a usage error
-naming its line number; a line that matches no collected test is a warning.
+The first field is a registered invariant id (an unknown id is a usage error), optionally
+narrowed by selectors: ``test=<function name glob>``; ``device=<name glob or kind>``, where the
+kinds are ``cpu``, ``meta``, ``privateuse1`` (a PrivateUse1 device such as nnsim) and
+``accelerator`` (any device but cpu and meta), matched against every device a test uses; and any
+parameter of the test (``setting=overwrite``, ``how=pickle``) matched against its value.
+
+Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's);
+``unset: <invariant id> [selectors]`` drops inherited lines with exactly that first field. ``#``
+starts a comment; the file is UTF-8 (a byte-order mark is allowed).
+
+An evidence script is a torch-only program that prints what it shows and ends by printing
+``REPRODUCED`` and exiting 0 while the deviation still reproduces, or ``NOT REPRODUCED`` and
+exiting 1 once it no longer does (the suite runs it to explain an unexpected pass; anything else,
+a crash included, reads as "investigate").
+
+Modes (``--deviations-mode``): ``strict`` (default): a matching test is an expected failure, and
+an unexpected pass fails the run, naming the line and what its evidence says now; ``lenient``:
+an unexpected pass is reported (XPASS) but does not fail the run; ``skip``: matching tests are
+skipped (fast runs). ``--deviations-draft FILE`` writes a starting file from a run's failures.
 """
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+import functools
+import subprocess
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 FOLDER = Path(__file__).parent / "deviations"
+MODES = ("strict", "lenient", "skip")
+DEVICE_KINDS = {
+    "cpu": lambda d: d == "cpu",
+    "meta": lambda d: d == "meta",
+    "privateuse1": lambda d: d.split(":")[0] == _privateuse1_name(),
+    "accelerator": lambda d: d.split(":")[0] not in ("cpu", "meta"),
+}
 
 
-@dataclass(frozen=True)
+def _privateuse1_name() -> str:
+    import torch
+
+    return torch._C._get_privateuse1_backend_name()
+
+
+@dataclass(eq=False)
 class Deviation:
-    pattern: str
+    invariant: str
+    selectors: tuple[tuple[str, str], ...]
     reason: str
-    evidence: str
+    evidence: str  # path relative to ``folder``
     line: int
+    file: Path
+    matched: set = field(default_factory=set)  # node ids this line marked
+
+    @property
+    def pattern(self) -> str:
+        """The first field as written (invariant id and selectors)."""
+        return " ".join([self.invariant, *(f"{k}={v}" for k, v in self.selectors)])
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.file.parent / self.evidence
 
     def matches(self, nodeid: str) -> bool:
-        return nodeid == self.pattern or fnmatch.fnmatchcase(nodeid, self.pattern)
+        return nodeid in self.matched
+
+    def selects(self, invariant: str | None, name: str, params: dict, devices: list[str]) -> bool:
+        if invariant != self.invariant:
+            return False
+        for key, glob in self.selectors:
+            if key == "test":
+                ok = fnmatch.fnmatchcase(name, glob)
+            elif key == "device":
+                kind = DEVICE_KINDS.get(glob)
+                ok = any(kind(d) if kind else fnmatch.fnmatchcase(d, glob) for d in devices)
+            else:
+                ok = key in params and fnmatch.fnmatchcase(_show(params[key]), glob)
+            if not ok:
+                return False
+        return True
+
+
+def _show(value) -> str:
+    return "->".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def default_path(backend: str) -> Path:
     return FOLDER / f"{backend}.txt"
 
 
-def load(path: Path) -> list[Deviation]:
+def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
+    """Parse a deviations file (and its bases). Every problem is a usage error naming the line."""
+    if path.resolve() in _seen:
+        raise pytest.UsageError(f"deviations file {path}: 'base:' directives form a cycle")
     if not path.is_file():
         raise pytest.UsageError(f"deviations file {path} does not exist")
-    found = []
-    for number, raw in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise pytest.UsageError(f"deviations file {path} is not UTF-8 text (byte {exc.start}): "
+                                "expected '<invariant id> [key=glob ...] | <reason> | <evidence file>' lines") from None
+    inherited: list[Deviation] = []
+    own: list[Deviation] = []
+    unset: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
+        where = f"{path}:{number}"
         if not line or line.startswith("#"):
             continue
+        if line.startswith("base:"):
+            base = line.removeprefix("base:").strip()
+            inherited += load(default_path(base) if "/" not in base else path.parent / base, registry,
+                              _seen=(*_seen, path.resolve()))
+            continue
+        if line.startswith("unset:"):
+            unset.append((number, " ".join(line.removeprefix("unset:").split())))
+            continue
         fields = [f.strip() for f in line.split(" | ")]
-        where = f"{path}:{number}"
         if len(fields) != 3 or not all(fields):
-            raise pytest.UsageError(f"{where}: expected '<test id or glob> | <reason> | <evidence file>', got {raw!r}")
-        if not (path.parent / fields[2]).is_file():
-            raise pytest.UsageError(f"{where}: evidence file {fields[2]!r} not found next to {path.name}")
-        found.append(Deviation(fields[0], fields[1], fields[2], number))
-    return found
+            raise pytest.UsageError(
+                f"{where}: expected '<invariant id> [key=glob ...] | <reason> | <evidence file>', got {raw!r}")
+        head, reason, evidence = fields
+        ident, *words = head.split()
+        if ident not in registry:
+            hint = " (a test id or glob: lines are keyed by invariant id now)" if "::" in ident or "*" in ident else ""
+            raise pytest.UsageError(f"{where}: {ident!r} is not a registered invariant id{hint}; "
+                                    "`python -m conformance.coverage` lists them")
+        selectors = []
+        for word in words:
+            key, eq, glob = word.partition("=")
+            if not eq or not key or not glob:
+                raise pytest.UsageError(f"{where}: selector {word!r} is not key=glob")
+            if glob.strip("*") == "":
+                raise pytest.UsageError(f"{where}: selector {word!r} matches everything; leave it out")
+            selectors.append((key, glob))
+        if not (path.parent / evidence).is_file():
+            raise pytest.UsageError(f"{where}: evidence file {evidence!r} not found next to {path.name}")
+        own.append(Deviation(ident, tuple(selectors), reason, evidence, number, path))
+    for number, pattern in unset:
+        before = len(inherited)
+        inherited = [d for d in inherited if d.pattern != pattern]
+        if len(inherited) == before:
+            raise pytest.UsageError(f"{path}:{number}: 'unset: {pattern}' matches no inherited line")
+    return inherited + own
+
+
+@functools.lru_cache(maxsize=None)
+def evidence_verdict(script: str) -> str:
+    """Run an evidence script (exit 0: still reproduces, 1: no longer) and say what it means for
+    an unexpected pass."""
+    try:
+        done = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=120,
+                              cwd=str(FOLDER.parent.parent))
+    except subprocess.TimeoutExpired:
+        return "its evidence script timed out after 120 s: investigate"
+    last = (done.stdout.strip().splitlines() or [""])[-1].strip()
+    if done.returncode == 0 and last == "REPRODUCED":
+        return "its evidence script still reproduces the deviation on this torch: the suite no longer sees it: investigate"
+    if done.returncode == 1 and last == "NOT REPRODUCED":
+        return "its evidence script no longer reproduces it: fixed upstream: retire the line"
+    tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return f"its evidence script failed (exit {done.returncode}: {tail}): investigate"
+
+
+def draft(rows: list[tuple[str, str, dict]], backend: str) -> str:
+    """A starting deviations file from failures: ``rows`` of (invariant, test name, params)."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for ident, name, params in rows:
+        grouped.setdefault((ident, name), []).append(params)
+    out = [f"# Draft known deviations of backend {backend!r}, written from a run's failures.",
+           "# Replace each TODO: a reason (what breaks, and why) and a torch-only evidence script that",
+           "# exits 0 while the deviation reproduces. Narrow or widen selectors as the evidence shows.",
+           ]
+    for (ident, name), variants in sorted(grouped.items()):
+        common = {k: v for k, v in variants[0].items() if all(p.get(k) == v for p in variants)}
+        if len(variants) > 1:
+            common = {}  # several parametrisations failed: the line covers the test as a whole
+        sel = " ".join([f"test={name}", *(f"{k}={_show(v)}" for k, v in sorted(common.items()))])
+        out.append(f"{ident} {sel} | TODO: what breaks ({len(variants)} failing id(s)) | evidence/TODO_{name}.py")
+    return "\n".join(out) + "\n"

@@ -30,6 +30,7 @@ Labels are recomputed after every step, so they always describe the live graph.
 from __future__ import annotations
 
 import ast
+import keyword
 import functools
 from dataclasses import dataclass, field
 
@@ -144,7 +145,9 @@ class Handle:
         """Source text that reaches tensor ``i`` through ``root`` (for steps)."""
         kind, name = self.tensor_paths[i]
         owner, _, attr = name.rpartition(".")
-        return f"{self.node_ref(owner)}.{attr}"
+        if attr.isidentifier() and not keyword.iskeyword(attr):
+            return f"{self.node_ref(owner)}.{attr}"
+        return f"getattr({self.node_ref(owner)}, {attr!r})"
 
     def node_ref(self, path_or_index) -> str:
         """Source text that reaches a module (a model path, or a node index) through ``root``."""

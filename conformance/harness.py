@@ -15,14 +15,18 @@ from conformance.handle import Handle
 from strategies import blueprints
 
 
-def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=(), **kwargs) -> Handle:
+def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=(), forward: bool = False,
+               **kwargs) -> Handle:
     """Draw a blueprint (from ``graphs``, else ``blueprints(**kwargs)``) and build it through
     ``backend`` on ``device`` (``None``/``'cpu'``: default placement). ``uses``: devices the test
-    moves it to later, whose set-up the reproducer needs."""
+    moves it to later, whose set-up the reproducer needs; ``forward``: render a generated forward."""
+    reason = backend.refuses(None if device in (None, "cpu") else device)
+    if reason:
+        pytest.skip(f"backend {backend.name} refuses a module built on {device}: {reason}")
     strategy = graphs if graphs is not None else blueprints(**kwargs)
     bp = data.draw(strategy, label="blueprint")
     assume(backend.admits(bp))
-    return backend.build(bp, device=None if device in (None, "cpu") else device, uses=uses)
+    return backend.build(bp, device=None if device in (None, "cpu") else device, uses=uses, forward=forward)
 
 
 def needs(*capabilities: str):

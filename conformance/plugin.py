@@ -23,6 +23,7 @@ from conformance.registry import REGISTRY
 CONFORMANCE_DIR = Path(__file__).parent
 _DEVIATIONS = pytest.StashKey[list]()
 _BACKEND = pytest.StashKey[backends.Backend]()
+_DRAFT = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser):
@@ -33,6 +34,11 @@ def pytest_addoption(parser):
     group.addoption("--device-plugin", action="append", default=[], metavar="MODULE",
                     help="import MODULE before device discovery (an out-of-tree PrivateUse1 device); repeatable")
     group.addoption("--deviations", default=None, help="known-deviations file (default: per backend)")
+    group.addoption("--deviations-mode", default="strict", metavar="MODE",
+                    help="strict (default): an unexpected pass of a known deviation fails the run; "
+                         "lenient: it is reported only; skip: known deviations are not run")
+    group.addoption("--deviations-draft", default=None, metavar="FILE",
+                    help="write a draft deviations file listing this run's failures, for a new backend")
 
 
 settings.load_profile(profiles.DEFAULT)
@@ -58,8 +64,21 @@ def pytest_configure(config):
     except backends.BackendError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_BACKEND] = backend
+    mode = config.getoption("deviations_mode")
+    if mode not in deviations.MODES:
+        raise pytest.UsageError(f"unknown --deviations-mode {mode!r}; choose one of {', '.join(deviations.MODES)}")
+    draft = config.getoption("deviations_draft")
+    if draft is not None and (not draft.strip() or Path(draft).is_dir()):
+        raise pytest.UsageError(f"--deviations-draft {draft!r} is not a file path")
     path = config.getoption("deviations")
-    config.stash[_DEVIATIONS] = deviations.load(Path(path) if path else deviations.default_path(backend.name))
+    if path is not None and not path.strip():
+        raise pytest.UsageError("--deviations is empty; give a file, or leave the option out for the backend's own")
+    chosen = Path(path) if path else deviations.default_path(backend.name)
+    if not path and not chosen.is_file():
+        config.stash[_DEVIATIONS] = []  # a third-party backend without a file of its own: no known deviations
+    else:
+        config.stash[_DEVIATIONS] = deviations.load(chosen, REGISTRY)
+    config.stash[_DRAFT] = []
 
 
 def known_deviations(config) -> list[deviations.Deviation]:
@@ -75,7 +94,12 @@ def backend_of(config) -> backends.Backend | None:
 def pytest_report_header(config):
     profile = config.getoption("hypothesis_profile", None) or profiles.DEFAULT
     backend = backend_of(config)
-    return [f"nnconform: backend={backend.label if backend else '?'} profile={profile}"]
+    mode = config.getoption("deviations_mode", "strict")
+    found = known_deviations(config)
+    files = sorted({str(d.file.relative_to(CONFORMANCE_DIR.parent)) if d.file.is_relative_to(CONFORMANCE_DIR.parent)
+                    else str(d.file) for d in found})
+    return [f"nnconform: backend={backend.label if backend else '?'} profile={profile}",
+            f"nnconform: known deviations: {len(found)} lines from {', '.join(files) or 'no file'} (mode {mode})"]
 
 
 def _in_suite(item) -> bool:
@@ -113,17 +137,99 @@ def _skip_missing_capabilities(config, item):
                 return
 
 
+def _devices(params: dict) -> list[str]:
+    found = []
+    for key in ("device", "data_device"):
+        if key in params:
+            found.append(str(params[key]))
+    found += [str(d) for d in params.get("device_pair", ())]
+    return found
+
+
+def _whole_suite(config) -> bool:
+    """Whether this run collected the whole suite (then a line matching nothing is stale)."""
+    if config.getoption("keyword") or config.getoption("markexpr") or config.getoption("deselect", None):
+        return False
+    args = [Path(a.split("::")[0]).resolve() for a in config.args] or [Path.cwd()]
+    return any(a == CONFORMANCE_DIR or a in CONFORMANCE_DIR.parents for a in args)
+
+
 def _apply_deviations(config, items):
-    files = {item.nodeid.partition("::")[0] for item in items}
-    for dev in config.stash[_DEVIATIONS]:
-        matched = [item for item in items if dev.matches(item.nodeid)]
-        for item in matched:
-            item.add_marker(pytest.mark.xfail(reason=f"known deviation: {dev.reason} (evidence: {dev.evidence})", strict=False))
-            item.user_properties.append(("deviation", dev.reason))
-        # Warn only where the line could have matched: its file was collected, unfiltered.
-        selected = any(fnmatch.fnmatchcase(f, dev.pattern.partition("::")[0]) for f in files)
-        if not matched and selected and not config.getoption("keyword") and not config.getoption("markexpr"):
-            warnings.warn(pytest.PytestWarning(f"deviations line {dev.line} ({dev.pattern!r}) matches no collected test"))
+    found = config.stash[_DEVIATIONS]
+    mode = config.getoption("deviations_mode")
+    collected = set()
+    for item in items:
+        if not _in_suite(item):
+            continue
+        marker = item.get_closest_marker("invariant")
+        ident = marker.args[0] if marker else None
+        collected.add(ident)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        item.user_properties.append(("params", {k: deviations._show(v) for k, v in params.items()}))
+        dev = next((d for d in found if d.selects(ident, item.originalname, params, _devices(params))), None)
+        if dev is None:
+            continue
+        dev.matched.add(item.nodeid)
+        item.stash[_LINE] = dev
+        text = f"known deviation ({dev.where}): {dev.reason} (evidence: {dev.evidence})"
+        if mode == "skip":
+            item.add_marker(pytest.mark.skip(reason=f"{text}; not run under --deviations-mode skip"))
+        else:
+            item.add_marker(pytest.mark.xfail(reason=text, strict=False))
+        item.user_properties.append(("deviation", dev.reason))
+        item.user_properties.append(("deviation_line", dev.where))
+    whole = _whole_suite(config)
+    for dev in found:
+        if not dev.matched and (whole or dev.invariant in collected):
+            warnings.warn(pytest.PytestWarning(
+                f"deviations line {dev.where} ({dev.pattern!r}) matches no collected test: "
+                "retire it, or fix its selectors"))
+
+
+_LINE = pytest.StashKey["deviations.Deviation"]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Strict mode: a known deviation that passes is a false claim; fail it, naming the line and
+    what its evidence script says on this torch."""
+    report = yield
+    dev = item.stash.get(_LINE, None)
+    if (dev is not None and report.when == "call" and report.passed and hasattr(report, "wasxfail")
+            and item.config.getoption("deviations_mode") == "strict"):
+        verdict = deviations.evidence_verdict(str(dev.evidence_path))
+        del report.wasxfail
+        report.outcome = "failed"
+        report.longrepr = (f"unexpected pass of a known deviation: {dev.where} claims {dev.pattern!r} fails "
+                           f"({dev.reason}), but this test passed; {verdict}. "
+                           f"(evidence: {dev.evidence}; --deviations-mode lenient reports this without failing)")
+        report.user_properties.append(("unexpected_pass", verdict))
+    return report
+
+
+def pytest_runtest_logreport(report):
+    """Collect failures for ``--deviations-draft`` (on the controller under xdist)."""
+    if report.failed and report.when == "call":
+        props = dict(report.user_properties)
+        if props.get("invariant") and "deviation" not in props:
+            name = report.nodeid.split("::")[-1].split("[")[0]
+            _draft_rows.append((props["invariant"], name, props.get("params", {})))
+
+
+_draft_rows: list = []
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    target = config.getoption("deviations_draft", None)
+    if target and not hasattr(config, "workerinput"):
+        backend = backend_of(config)
+        try:
+            Path(target).write_text(deviations.draft(_draft_rows, backend.name if backend else "?"))
+        except OSError as exc:
+            warnings.warn(pytest.PytestWarning(f"--deviations-draft: cannot write {target}: {exc}"))
+        else:
+            config.get_terminal_writer().line(f"nnconform: draft deviations ({len(_draft_rows)} failures) -> {target}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -132,7 +238,7 @@ def pytest_runtest_call(item):
     skip shrinking it again (the costliest part of an expected failure)."""
     test = getattr(item, "obj", None)
     current = getattr(test, "_hypothesis_internal_use_settings", None)  # set by @given
-    if current is None or not any(k == "deviation" for k, _ in item.user_properties):
+    if current is None or _LINE not in item.stash:
         return (yield)
     test._hypothesis_internal_use_settings = settings(current, phases=(Phase.explicit, Phase.reuse, Phase.generate))
     try:

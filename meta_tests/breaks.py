@@ -34,15 +34,16 @@ class Break:
     target: str  # conformance file expected to go red
     select: str  # -k expression within it
     apply: Callable[[], None]
+    backend: str = "eager"  # the backend the target runs on (wrapper breaks break the wrapper)
 
 
 BREAKS: dict[str, Break] = {}
 
 
-def brk(name: str, target: str, select: str):
+def brk(name: str, target: str, select: str, backend: str = "eager"):
     """Register the decorated patch function as a break; its docstring says what it breaks."""
     def register(fn):
-        BREAKS[name] = Break(name, fn.__doc__.strip(), f"conformance/{target}", select, fn)
+        BREAKS[name] = Break(name, fn.__doc__.strip(), f"conformance/{target}", select, fn, backend)
         return fn
     return register
 
@@ -401,6 +402,44 @@ def _():
     """Forward hooks run, but what they return no longer replaces the output."""
     wrap(nn.Module, "register_forward_hook",
          lambda orig: lambda self, hook, **kwargs: orig(self, lambda *a: (hook(*a), None)[1], **kwargs))
+
+
+# -- wrapper backends: the wrapper stops forwarding to the wrapped module -------------------------
+@brk("wrapper.compile.train_not_forwarded", "test_apply_train.py", "test_train_sets_every_module", "compile")
+def _():
+    """torch.compile's OptimizedModule.train(mode) sets its own flag only, not the wrapped module's children."""
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    def train(self, mode=True):
+        self._orig_mod.__dict__["training"] = mode
+        return self
+    OptimizedModule.train = train
+
+
+@brk("wrapper.ddp.train_not_forwarded", "test_apply_train.py", "test_train_sets_every_module", "ddp")
+def _():
+    """DistributedDataParallel.train(mode) sets the wrapper's flag without calling Module.train on the module."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    def train(self, mode=True):
+        self.__dict__["training"] = mode
+        return self
+    DistributedDataParallel.train = train
+
+
+@brk("wrapper.ddp.to_not_forwarded", "test_dtype.py", "test_float_family_casts_floating_only", "ddp")
+def _():
+    """DistributedDataParallel converts nothing: its _apply returns without visiting the wrapped module."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    DistributedDataParallel._apply = lambda self, fn, recurse=True: self
+
+
+@brk("wrapper.module-compile.adds_state", "test_state_dict.py", "test_state_dict_keys", "module-compile")
+def _():
+    """Module.compile() registers a buffer of its own, which then shows in state_dict()."""
+    wrap(nn.Module, "compile", lambda orig: lambda self, *a, **k: (
+        orig(self, *a, **k), self.register_buffer("compiled_marker", torch.zeros(1)))[0])
 
 
 # -- the plugin ---------------------------------------------------------------------------------

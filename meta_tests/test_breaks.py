@@ -17,11 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DROPPED_ENV = ("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", ENV)
 
 
-def run_conformance(*args, broken: str | None = None) -> subprocess.CompletedProcess:
+def run_conformance(*args, broken: str | None = None, backend: str = "eager") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
     if broken:
         env[ENV] = broken
     command = [sys.executable, "-m", "pytest", *args, "-q", "-p", "meta_tests.breaks", "--hypothesis-profile=ci",
+               f"--backend={backend}",
                "-o", "addopts=-p no:cacheprovider"]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
@@ -43,7 +44,7 @@ def test_break_is_caught(name):
     brk = BREAKS[name]
     if not present(brk):
         pytest.skip(f"{brk.target} does not exist yet: cannot check break {name}")
-    result = run_conformance(brk.target, "-x", "-k", brk.select, broken=name)
+    result = run_conformance(brk.target, "-x", "-k", brk.select, broken=name, backend=brk.backend)
     out = result.stdout + result.stderr
     assert f"deliberately broken: {name}" in out, f"break not applied:\n{digest(result)}"
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, (
@@ -52,13 +53,13 @@ def test_break_is_caught(name):
     assert "ConformanceError" in out, f"break {name!r} failed without a ConformanceError:\n{digest(result)}"
 
 
-@pytest.mark.parametrize("target", sorted({b.target for b in BREAKS.values()}))
-def test_selections_pass_unbroken(target):
+@pytest.mark.parametrize("target, backend", sorted({(b.target, b.backend) for b in BREAKS.values()}))
+def test_selections_pass_unbroken(target, backend):
     """The breaks' selections in ``target`` pass on unbroken torch (or are recorded deviations)."""
     if not (ROOT / target).is_file():
         pytest.skip(f"{target} does not exist yet")
-    select = " or ".join(f"({b.select})" for b in BREAKS.values() if b.target == target)
-    result = run_conformance(target, "-k", select)
+    select = " or ".join(f"({b.select})" for b in BREAKS.values() if b.target == target and b.backend == backend)
+    result = run_conformance(target, "-k", select, backend=backend)
     assert result.returncode == pytest.ExitCode.OK, f"{target} -k {select!r} fails without any break:\n{digest(result)}"
 
 
@@ -72,7 +73,9 @@ def test_breaks_cover_every_area():
     areas = {name.split(".")[0] for name in BREAKS}
     assert len(BREAKS) >= 20, f"only {len(BREAKS)} breaks"
     assert {"traversal", "state_dict", "load", "apply", "train", "registration", "attributes", "grad", "copy",
-            "containers", "dtype", "devices", "hooks"} <= areas, areas
+            "containers", "dtype", "devices", "hooks", "wrapper"} <= areas, areas
+    wrapped = {b.backend for b in BREAKS.values()} - {"eager"}
+    assert wrapped >= {"compile", "module-compile", "ddp", "fx", "export", "jit"}, f"wrapper backends without a break: {wrapped}"
 
 
 def test_break_with_missing_target_skips(monkeypatch):

@@ -1,0 +1,112 @@
+"""The backend seam from a user's side: the documented third-party adapter loads by dotted path
+and by entry point with no edit to the suite; bad --backend values are usage errors; the name
+map and capabilities behave as declared; the known-deviations claims are enforced."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import backends
+from conformance.handle import NameMap
+from meta_tests.test_plugin import ROOT, output, run_pytest
+
+DOC = ROOT / "docs" / "backends.md"
+
+
+def adapter_source() -> str:
+    text = DOC.read_text()
+    section = text.split("## A third-party adapter, complete", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("adapter")
+    (folder / "my_nnconform_backend.py").write_text(adapter_source())
+    info = folder / "my_nnconform_backend-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-nnconform-backend\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[nnconform.backends]\nguarded = my_nnconform_backend:backend\n")
+    return folder
+
+
+def test_documented_adapter_is_short():
+    assert len(adapter_source().splitlines()) < 100
+
+
+@pytest.mark.parametrize("spec", ["my_nnconform_backend:backend", "guarded"], ids=["dotted", "entry-point"])
+def test_documented_adapter_runs_without_editing_the_suite(adapter, spec, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(adapter))
+    result = run_pytest("conformance/test_backend.py", "conformance/test_state_dict.py", "-p", "no:cacheprovider",
+                        "-rs", "--backend", spec, "--report-dir", str(tmp_path))
+    text = output(result)
+    assert "backend=guarded guarded 0.1" in text, text
+    # The declared name map: the prefix is one finding; the state_dict checks pass modulo the map.
+    failed = set(re.findall(r"FAILED \S+::(\w+)", text))
+    assert failed == {"test_names_unprefixed"}, text
+    assert "qualified names differ" in text
+    assert "root = Guarded(root)" in text  # the reproducer is what ran, wrap step included
+    assert re.search(r"\d+ passed", text), text
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nope", "unknown --backend 'nope'; available: eager, module-compile"),
+    ("no_such_module:backend", "cannot import 'no_such_module'"),
+    ("conformance.backends:nothing", "has no attribute 'nothing'"),
+    ("conformance.backends:available", "not a conformance.backends.Backend"),
+    ("", "--backend is empty"),
+])
+def test_bad_backend_is_a_usage_error(spec, message):
+    result = run_pytest("conformance/test_backend.py", "--collect-only", "-q", f"--backend={spec}")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert message in output(result)
+    assert "Traceback" not in output(result)
+
+
+def test_name_map_round_trips():
+    names = NameMap("_orig_mod.")
+    for name in ["", "a", "a.b"]:
+        assert names.model(names.live(name)) == name
+    assert names.model("") is None and names.model("other.x") is None
+
+
+def test_unknown_capability_is_rejected():
+    with pytest.raises(ValueError, match="unknown capabilities"):
+        backends.Backend("x", "x", lacks={"teleport": "no"})
+
+
+def test_missing_capability_skips_with_the_reason(adapter, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(adapter))
+    result = run_pytest("conformance/test_containers.py", "-p", "no:cacheprovider", "-q", "-rs",
+                        "--backend", "guarded", "-k", "sequential_index")
+    text = output(result)
+    assert result.returncode == 0, text
+    assert "backend guarded lacks capability 'containers'" in text
+    assert "Guarded wraps a root module" in text
+
+
+def test_device_plugin_is_imported_and_echoed(tmp_path, monkeypatch):
+    (tmp_path / "my_device_plugin.py").write_text("import os\nos.environ['MY_DEVICE_PLUGIN_LOADED'] = '1'\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = run_pytest("conformance/test_backend.py", "-p", "no:cacheprovider", "-q", "--device-plugin",
+                        "my_device_plugin", "-k", "names", "--backend", "compile", "--report-dir", str(tmp_path))
+    assert "import my_device_plugin  # --device-plugin" in output(result), output(result)
+    bad = run_pytest("conformance/test_backend.py", "--collect-only", "-q", "--device-plugin", "nope_plugin")
+    assert bad.returncode == pytest.ExitCode.USAGE_ERROR and "--device-plugin 'nope_plugin' cannot be imported" in output(bad)
+
+
+def test_reproducer_replays_to_the_reported_actual(tmp_path):
+    """A planted failure's reproducer, run in a fresh interpreter, prints the reported actual."""
+    run_pytest("conformance/test_backend.py", "-p", "no:cacheprovider", "-q", "-k", "names",
+               "--backend", "compile", "--report-dir", str(tmp_path))
+    doc = json.loads((tmp_path / "report.json").read_text())
+    failure = next(r["failure"] for r in doc["rows"] if r["failure"])
+    script = tmp_path / "repro.py"
+    script.write_text(failure["reproducer"])
+    replay = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    actual = re.search(r"actual:\s+(.*)", failure["message"]).group(1)
+    assert replay.stdout.strip().splitlines()[-1] == actual, (replay.stdout, actual)
