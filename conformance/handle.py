@@ -244,8 +244,11 @@ class Handle:
 def script(source: str, *, backend=None) -> Handle:
     """A handle over a hand-written program (fixed examples, container tests): ``source`` runs
     in the builder's runtime namespace and should bind ``root``; steps then run as usual."""
+    import torch
+
     from conformance import build as builder
 
     namespace = dict(vars(builder._runtime()))
-    exec(compile(source, "<nnconform script>", "exec"), namespace)
+    with torch.random.fork_rng(devices=[]):  # layer initialisation draws from the global RNG
+        exec(compile(source, "<nnconform script>", "exec"), namespace)
     return Handle(None, backend, builder.IMPORTS + source.rstrip() + "\n", namespace)

@@ -3,10 +3,15 @@
 Targets come from ``--device`` through ``conformance.devices``: ``device`` (a move target: meta,
 the simulated accelerator nnsim, cuda...), ``data_device`` (one that holds data) and
 ``device_pair`` (``(src, dst)``). Every move runs under the three settings of the
-``torch.__future__`` conversion flags (``[default]``, ``[overwrite]``, ``[swap]``), set around the
-call and restored in ``finally``. Expectations come from the blueprint (``model_devices``); values
-are the builder's ``_t(shape, dtype, seed)``, compared bit for bit.
+``torch.__future__`` conversion flags (``[default]``, ``[overwrite]``, ``[swap]``): the step that
+moves starts with the setting's flag lines and runs with the flags set around it, restored in
+``finally`` (``conformance.flags``). Every move and every observation is a step of the handle
+(Note [one source per call]); tensors are read through ``root`` at the paths the reference model
+gives them. Expectations come from the blueprint (``model_devices``); values are the builder's
+``_t(shape, dtype, seed)``, compared bit for bit.
 """
+import keyword
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -16,8 +21,10 @@ from hypothesis import strategies as st
 
 from conformance import model_devices as md
 from conformance.check import expect_equal, expect_raises, expect_true
-from conformance.devices import SIM, sync
-from conformance.flags import FLAG_LINES, SETTINGS, conversion_setting
+from conformance.devices import SIM
+from conformance.flags import SETTINGS, run_under
+from conformance.handle import script
+from conformance.harness import draw_graph, needs
 from conformance.registry import invariant
 from strategies import blueprints
 from strategies.blueprint import FLOAT_DTYPES, Blueprint, Node, Slot, TensorSpec
@@ -25,7 +32,6 @@ from strategies.graphs import NODE_KINDS
 
 # Each property gets the profile's example budget per device, split across the three settings.
 PER_SETTING = settings(max_examples=max(1, settings.default.max_examples // len(SETTINGS)))
-SIM_SETUP = f"from conformance.devices import simulated_accelerator; simulated_accelerator()  # registers {SIM!r}\n"
 
 # -- graphs -----------------------------------------------------------------------------------------
 # Ties are left to the sharing tests, and LSTMs (whose class overrides _apply and keeps weak references
@@ -33,6 +39,7 @@ SIM_SETUP = f"from conformance.devices import simulated_accelerator; simulated_a
 # swapped (evidence/swap_lstm_weakref.py), which would hide every other swap finding.
 NO_LSTM = tuple(k for k in NODE_KINDS if k != "LSTM")
 GRAPHS = blueprints(max_nodes=4, ties=False)
+TO_EMPTY_GRAPHS = blueprints(max_nodes=4, ties=False, kinds=NO_LSTM)
 TIE_GRAPHS = blueprints(max_nodes=3, kinds=NO_LSTM)
 BUFFER_GRAPHS = blueprints(kinds=("Module", "BatchNorm1d"), max_nodes=3)
 _LSTM = Node("LSTM", tuple(Slot("param", name, i, via="setattr")
@@ -90,51 +97,59 @@ def shared_buffers(draw):
     return _with_slot(bp, i, bp.nodes[i].slots + extra)
 
 
+TIED_PARAMETER_GRAPHS = tied_parameters()
+SHARED_BUFFER_GRAPHS = shared_buffers()
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 def canonical(device: str) -> str:
     """How a tensor reports ``device``: ``nnsim`` -> ``nnsim:0``; cpu and meta have no index."""
     return device if ":" in device or device in ("cpu", "meta") else f"{device}:0"
 
 
-def build(backend, bp, device="cpu", uses=()):
-    """Build ``bp`` on ``device``; ``uses``: the other devices the test moves it to."""
-    g = backend.build(bp, device=None if device == "cpu" else device)
-    if any(SIM in d for d in (device, *uses)):
-        g.source = SIM_SETUP + g.source  # the reproducer needs the simulated device registered first
-    return g
+def build_fixed(backend, bp, device="cpu", uses=()):
+    """A fixed blueprint built like ``draw_graph`` builds a drawn one (``uses``: the devices the test
+    moves it to)."""
+    if not backend.admits(bp):
+        pytest.skip(f"backend {backend.name} does not admit this fixed example")
+    return backend.build(bp, device=None if device == "cpu" else device, uses=uses)
 
 
-def draw_graph(data, backend, device="cpu", graphs=GRAPHS, uses=()):
-    return build(backend, data.draw(graphs, label="blueprint"), device, uses)
+def locations(h, grads=True) -> list:
+    return [loc for loc in md.locations(h.blueprint) if grads or loc.what != "grad"]
 
 
-def read(g, loc: md.Location):
-    obj = getattr(g.node(loc.node), loc.name)
-    return obj.grad if loc.what == "grad" else obj
+def ref(h, loc: md.Location) -> str:
+    """Source text reading ``loc`` through ``root``."""
+    owner = h.node_ref(loc.node)
+    text = f"{owner}.{loc.name}" if loc.name.isidentifier() and not keyword.iskeyword(loc.name) else \
+        f"getattr({owner}, {loc.name!r})"
+    return text + ".grad" if loc.what == "grad" else text
 
 
-def locations(g, grads=True) -> list:
-    return [loc for loc in md.locations(g.blueprint) if grads or loc.what != "grad"]
+def listing(h, locs, field: str = "") -> str:
+    """A step's expression: ``[<loc>.<field>, ...]`` over ``locs``."""
+    return "[" + ", ".join(ref(h, loc) + field for loc in locs) + "]"
 
 
-def observe(g, field: str, grads=True) -> list:
-    """``[(label, field)]`` of every reachable tensor; field: ``device``, ``dtype`` or ``requires_grad``."""
-    value = {"device": lambda t: str(t.device), "dtype": lambda t: str(t.dtype).removeprefix("torch."),
-             "requires_grad": lambda t: t.requires_grad}[field]
-    return [(loc.label, value(read(g, loc))) for loc in locations(g, grads)]
+FIELDS = {"device": str, "dtype": lambda d: str(d).removeprefix("torch."), "requires_grad": bool,
+          "shape": tuple, "__class__.__name__": str, "device.type": str}
 
 
-def printed(g, field: str) -> str:
-    return "print([" + ", ".join(f"{loc.label}.{field}" for loc in md.locations(g.blueprint)) + "])"
+def observe(h, field: str, grads=True) -> list:
+    """``[(label, field)]`` of every reachable tensor, read by a step through ``root``."""
+    locs = locations(h, grads)
+    values = h.run(listing(h, locs, "." + field))
+    return [(loc.label, FIELDS[field](v)) for loc, v in zip(locs, values)]
 
 
-def expected_devices(g, src: str, dst: str, grads=True) -> list:
-    return [(loc.label, canonical(md.device_after_move(loc, src, dst))) for loc in locations(g, grads)]
+def expected_devices(h, src: str, dst: str, grads=True) -> list:
+    return [(loc.label, canonical(md.device_after_move(loc, src, dst))) for loc in locations(h, grads)]
 
 
-def expected_value(g, bp, loc, dtype=None):
+def expected_value(h, bp, loc, dtype=None):
     spec = bp.tensors[loc.tensor]
-    value = g.namespace["_t"](spec.shape, getattr(torch, spec.dtype), md.value_seed(bp, loc))
+    value = h.namespace["_t"](spec.shape, getattr(torch, spec.dtype), md.value_seed(bp, loc))
     return value.to(getattr(torch, dtype)) if dtype else value
 
 
@@ -143,66 +158,77 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
     return t if t.dtype is torch.bool else t.view(torch.uint8)
 
 
-def differing_values(g, expected_bp=None, dtype=None, only=None) -> list[str]:
-    """Labels whose values are not bit-identical to the blueprint's (``expected_bp`` for a tensor, when given);
-    ``only``: just these tensors, not their grads."""
+def differing_values(h, expected_bp=None, dtype=None, only=None) -> list[str]:
+    """Labels whose values (read by one step through ``root``) are not bit-identical to the
+    blueprint's (``expected_bp(loc)``'s, when given); ``only``: just these tensors, not their grads."""
+    locs = [loc for loc in md.locations(h.blueprint)
+            if only is None or (loc.tensor in only and loc.what != "grad")]
+    held = h.run(listing(h, locs))
     out = []
-    for loc in md.locations(g.blueprint):
-        if only is not None and (loc.tensor not in only or loc.what == "grad"):
-            continue
-        bp = expected_bp(loc) if callable(expected_bp) else g.blueprint
-        want = expected_value(g, bp, loc, md.dtype_after_to(g.blueprint, loc, dtype) if dtype else None)
-        got = read(g, loc)
-        if got.dtype != want.dtype or got.shape != want.shape or not torch.equal(_bits(got), _bits(want)):
+    for loc, got in zip(locs, held):
+        bp = expected_bp(loc) if callable(expected_bp) else h.blueprint
+        want = expected_value(h, bp, loc, md.dtype_after_to(h.blueprint, loc, dtype) if dtype else None)
+        if (not isinstance(got, torch.Tensor) or got.dtype != want.dtype or got.shape != want.shape
+                or not torch.equal(_bits(got), _bits(want))):
             out.append(loc.label)
     return out
 
 
-def move(g, call: str, setting: str):
-    with conversion_setting(setting):
-        return eval(f"root.{call}", {"torch": torch, "root": g.root})  # our own call text
+def sync_line(device: str) -> str:
+    """The reproducer line that waits for queued copies on ``device`` (``conformance.devices.sync``)."""
+    kind = device.partition(":")[0]
+    module = getattr(torch, kind, None)
+    if kind not in ("cpu", "meta", SIM) and module is not None and hasattr(module, "synchronize"):
+        return f"torch.{kind}.synchronize()\n"
+    return ""
 
 
-def check_returns_self(g, out, steps: str):
-    """``steps``: the reproducer lines up to ``out = root.<call>``."""
-    expect_true(out is g.root, call=steps + "print(out is root)", actual=type(out).__name__, expected="root itself", graph=g)
+def check_returns_self(h, setting: str, code: str):
+    """Run ``out = root.<...>`` (``code``) as one step under ``setting``; it must return root itself."""
+    same, kind = run_under(h, setting, code + "out is root, type(out).__name__")
+    expect_true(same, h, actual=kind, expected="root itself", problem="a move must return self")
+
+
+def rebuild(h, name: str, program: str, note: str):
+    """A step that runs ``program`` (another build's whole program) in a fresh namespace and binds
+    its root as ``name``; torch's global RNG (layer initialisation draws from it) is kept."""
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
+        h.run(f"{name} = {{}}\nexec(program, {name})  # {note}\n{name} = {name}['root']", program=program)
 
 
 @invariant("dev.move.lands")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_move_lands(data, backend, device, setting):
-    g = draw_graph(data, backend, uses=[device])
-    call = f"to({device!r})"
-    check_returns_self(g, move(g, call, setting), FLAG_LINES[setting] + f"out = root.{call}\n")
-    expect_equal(observe(g, "device"), expected_devices(g, "cpu", device),
-                 call=FLAG_LINES[setting] + f"root.{call}\n" + printed(g, "device"), graph=g)
+    h = draw_graph(data, backend, GRAPHS, uses=[device])
+    check_returns_self(h, setting, f"out = root.to({device!r})\n")
+    expect_equal(observe(h, "device"), expected_devices(h, "cpu", device), h)
 
 
 @invariant("dev.move.round_trip")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_round_trip_bit_identical(data, backend, device_pair, setting):
     src, dst = device_pair
-    g = draw_graph(data, backend, src, uses=device_pair)
-    there = FLAG_LINES[setting] + f"root.to({dst!r})\n"
-    move(g, f"to({dst!r})", setting)
-    expect_equal(observe(g, "device"), expected_devices(g, src, dst), call=there + printed(g, "device"), graph=g)
-    back = there + f"root.to({src!r})\n"
-    move(g, f"to({src!r})", setting)
-    expect_equal(observe(g, "device"), expected_devices(g, src, src), call=back + printed(g, "device"), graph=g)
-    kept = {"dtype": lambda loc: g.blueprint.tensors[loc.tensor].dtype,
-            "requires_grad": lambda loc: md.requires_grad(g.blueprint, loc)}
+    h = draw_graph(data, backend, GRAPHS, device=src, uses=device_pair)
+    run_under(h, setting, f"out = root.to({dst!r})")
+    expect_equal(observe(h, "device"), expected_devices(h, src, dst), h)
+    run_under(h, setting, f"out = root.to({src!r})")
+    expect_equal(observe(h, "device"), expected_devices(h, src, src), h)
+    kept = {"dtype": lambda loc: h.blueprint.tensors[loc.tensor].dtype,
+            "requires_grad": lambda loc: md.requires_grad(h.blueprint, loc)}
     for field, expected in kept.items():
-        expect_equal(observe(g, field), [(loc.label, expected(loc)) for loc in md.locations(g.blueprint)],
-                     call=back + printed(g, field), graph=g)
-    expect_equal(differing_values(g), [], call=back + printed(g, "tolist()"), graph=g,
-                 problem="values are not bit-identical after the round trip")
+        expect_equal(observe(h, field), [(loc.label, expected(loc)) for loc in md.locations(h.blueprint)], h)
+    expect_equal(differing_values(h), [], h, problem="values are not bit-identical after the round trip")
 
 
 @invariant("dev.move.named_method")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
@@ -211,204 +237,196 @@ def test_named_method_moves_like_to(data, backend, device_pair, setting):
     for device in device_pair:
         if not hasattr(torch.nn.Module, device.partition(":")[0]):
             pytest.skip(f"nn.Module has no {device.partition(':')[0]}() method")
-    g = draw_graph(data, backend, src, uses=device_pair)
-    steps = ""
+    h = draw_graph(data, backend, GRAPHS, device=src, uses=device_pair)
     for target in (dst, src):
         kind, _, index = target.partition(":")
-        call = f"{kind}({index})"
-        steps += FLAG_LINES[setting] + f"out = root.{call}\n"
-        check_returns_self(g, move(g, call, setting), steps)
-        expect_equal(observe(g, "device"), expected_devices(g, src, target), call=steps + printed(g, "device"), graph=g)
-    expect_equal(differing_values(g), [], call=steps + printed(g, "tolist()"), graph=g,
-                 problem="values changed by the named-method round trip")
+        check_returns_self(h, setting, f"out = root.{kind}({index})\n")
+        expect_equal(observe(h, "device"), expected_devices(h, src, target), h)
+    expect_equal(differing_values(h), [], h, problem="values changed by the named-method round trip")
 
 
 @invariant("dev.move.to_device_dtype")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_to_device_and_dtype_in_one_call(data, backend, device, setting):
-    g = draw_graph(data, backend, uses=[device])
+    h = draw_graph(data, backend, GRAPHS, uses=[device])
     dtype = data.draw(st.sampled_from(FLOAT_DTYPES), label="dtype")
-    call = f"to({device!r}, torch.{dtype})"
-    check_returns_self(g, move(g, call, setting), FLAG_LINES[setting] + f"out = root.{call}\n")
-    steps = FLAG_LINES[setting] + f"root.{call}\n"
-    expect_equal(observe(g, "device"), expected_devices(g, "cpu", device), call=steps + printed(g, "device"), graph=g)
-    expected = [(loc.label, md.dtype_after_to(g.blueprint, loc, dtype)) for loc in md.locations(g.blueprint)]
-    expect_equal(observe(g, "dtype"), expected, call=steps + printed(g, "dtype"), graph=g)
+    check_returns_self(h, setting, f"out = root.to({device!r}, torch.{dtype})\n")
+    expect_equal(observe(h, "device"), expected_devices(h, "cpu", device), h)
+    expected = [(loc.label, md.dtype_after_to(h.blueprint, loc, dtype)) for loc in md.locations(h.blueprint)]
+    expect_equal(observe(h, "dtype"), expected, h)
     if device != "meta":
-        expect_equal(differing_values(g, dtype=dtype), [], call=steps + printed(g, "tolist()"), graph=g)
+        expect_equal(differing_values(h, dtype=dtype), [], h)
 
 
 @invariant("dev.move.non_blocking")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_non_blocking_same_after_sync(data, backend, device_pair, setting):
     src, dst = device_pair
-    g = draw_graph(data, backend, src, uses=device_pair)
-    steps = ""
+    h = draw_graph(data, backend, GRAPHS, device=src, uses=device_pair)
     for start, target in ((src, dst), (dst, src)):
         # nnsim -> cpu cannot be non-blocking: it needs pinned CPU memory, which the PrivateUse1 Python
         # hooks cannot allocate (no getPinnedMemoryAllocator); that hop is a plain move.
         blocking = SIM in start and target == "cpu"
         call = f"to({target!r}{'' if blocking else ', non_blocking=True'})"
-        steps += FLAG_LINES[setting] + f"out = root.{call}\n"
-        check_returns_self(g, move(g, call, setting), steps)
-        sync(target)
-        expect_equal(observe(g, "device"), expected_devices(g, src, target), call=steps + printed(g, "device"), graph=g)
-        expect_equal(differing_values(g), [], call=steps + printed(g, "tolist()"), graph=g)
+        check_returns_self(h, setting, f"out = root.{call}\n" + sync_line(target))
+        expect_equal(observe(h, "device"), expected_devices(h, src, target), h)
+        expect_equal(differing_values(h), [], h)
 
 
 @invariant("dev.state_dict.across_devices")
+@needs("devices", "load")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_state_dict_loads_across_devices(data, backend, device_pair, setting):
     src, dst = device_pair
-    bp = data.draw(GRAPHS, label="blueprint")
-    source, target = build(backend, bp, src, device_pair), build(backend, md.reseeded(bp), dst)
-    with conversion_setting(setting):
-        target.root.load_state_dict(source.root.state_dict())
-    call = (f"target = {{}}\nexec({target.source!r}, target)  # the same graph, other values, on {dst!r}\n"
-            + "target = target['root']\n" + FLAG_LINES[setting] + "target.load_state_dict(root.state_dict())\n"
-            + "print(target.state_dict())")
+    # The object under test is the target, on dst; the source is the same graph with other values,
+    # on src, built by the reproducer from its own program.
+    h = draw_graph(data, backend, GRAPHS, device=dst, uses=device_pair)
+    bp, source_bp = h.blueprint, md.reseeded(h.blueprint)
+    program = backend.build(source_bp, device=None if src == "cpu" else src, uses=device_pair).program
+    rebuild(h, "source", program, f"the same graph, other values, on {src!r}")
+    run_under(h, setting, "root.load_state_dict(source.state_dict())")
     # Gradients are not part of a state dict (and a load under the swap setting drops them): not checked here.
-    expect_equal(observe(target, "device", grads=False), expected_devices(target, dst, dst, grads=False),
-                 call=call, graph=source)
+    expect_equal(observe(h, "device", grads=False), expected_devices(h, dst, dst, grads=False), h)
     loaded = md.loaded_tensors(bp)
     every = set(range(len(bp.tensors)))  # parameters, buffers and plain attributes, not grads
-    expect_equal(differing_values(target, lambda loc: bp if loc.tensor in loaded else target.blueprint, only=every),
-                 [], call=call, graph=source, problem="target values are not the source's persistent state")
+    expect_equal(differing_values(h, lambda loc: source_bp if loc.tensor in loaded else bp, only=every),
+                 [], h, problem="target values are not the source's persistent state")
 
 
 @invariant("dev.construct.device_context")
+@needs("devices")
 @given(data=st.data())
 def test_construction_under_device_context(data, backend, device):
-    g = draw_graph(data, backend, device)
-    expect_equal(observe(g, "device"), expected_devices(g, device, device), call=printed(g, "device"), graph=g)
+    h = draw_graph(data, backend, GRAPHS, device=device)
+    expect_equal(observe(h, "device"), expected_devices(h, device, device), h)
     if device != "meta":
-        expect_equal(differing_values(g), [], call=printed(g, "tolist()"), graph=g)
+        expect_equal(differing_values(h), [], h)
 
 
-def _to_empty_then_load(backend, bp, device, setting):
-    g, twin = build(backend, bp, uses=[device]), build(backend, bp)
-    steps = (f"twin = {{}}\nexec({g.source!r}, twin)  # the same program run again\ntwin = twin['root']\n"
-             + FLAG_LINES[setting] + f"root.to('meta')\nout = root.to_empty(device={device!r})\n")
-    move(g, "to('meta')", setting)
-    check_returns_self(g, move(g, f"to_empty(device={device!r})", setting), steps)
-    expect_equal(observe(g, "device"), expected_devices(g, "cpu", device), call=steps + printed(g, "device"), graph=g)
-    shapes = [(loc.label, (tuple(read(g, loc).shape), str(read(g, loc).dtype).removeprefix("torch.")))
-              for loc in md.locations(bp)]
+def _to_empty_then_load(h, device, setting):
+    """``h`` built on cpu; its twin is the same program run again (the state dict to load)."""
+    bp = h.blueprint
+    rebuild(h, "twin", h.program, "the same program run again")
+    check_returns_self(h, setting, f"out = root.to('meta')\nout = root.to_empty(device={device!r})\n")
+    expect_equal(observe(h, "device"), expected_devices(h, "cpu", device), h)
+    shapes = [(label, (shape, dtype)) for (label, shape), (_, dtype) in zip(observe(h, "shape"), observe(h, "dtype"))]
     expected = [(loc.label, (bp.tensors[loc.tensor].shape, bp.tensors[loc.tensor].dtype)) for loc in md.locations(bp)]
-    expect_equal(shapes, expected, call=steps + printed(g, "shape") + "\n" + printed(g, "dtype"), graph=g)
-    with conversion_setting(setting):
-        g.root.load_state_dict(twin.root.state_dict())
-    steps += "root.load_state_dict(twin.state_dict())\n"
-    expect_equal(differing_values(g, only=md.loaded_tensors(bp)), [], call=steps + printed(g, "tolist()"), graph=g,
+    expect_equal(shapes, expected, h)
+    run_under(h, setting, "root.load_state_dict(twin.state_dict())")
+    expect_equal(differing_values(h, only=md.loaded_tensors(bp)), [], h,
                  problem="load_state_dict after to_empty did not restore the state dict's values")
 
 
 @invariant("conv.to_empty")
+@needs("to_empty", "devices", "load")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_meta_to_empty_load_restores(data, backend, data_device, setting):
-    _to_empty_then_load(backend, data.draw(blueprints(max_nodes=4, ties=False, kinds=NO_LSTM), label="blueprint"),
-                        data_device, setting)
+    _to_empty_then_load(draw_graph(data, backend, TO_EMPTY_GRAPHS, uses=[data_device]), data_device, setting)
 
 
 @invariant("conv.to_empty")
+@needs("to_empty", "devices", "load")
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_meta_then_to_empty_then_load_restores(backend, data_device, setting):
     """The fixed example: an LSTM, whose class overrides _apply and keeps weak references to its weights."""
-    _to_empty_then_load(backend, LSTM_ONLY, data_device, setting)
+    _to_empty_then_load(build_fixed(backend, LSTM_ONLY, uses=[data_device]), data_device, setting)
 
 
-def _sharing(g, what: str) -> list:
-    """For each object the blueprint names more than once: the labels reading back the same object as the first."""
-    return [[loc.label for loc in group if read(g, loc) is read(g, group[0])] for group in md.tie_groups(g.blueprint, what)]
-
-
-def _check_sharing(g, what, device, setting):
-    call = f"to({device!r})"
-    move(g, call, setting)
-    groups = md.tie_groups(g.blueprint, what)
-    expect_equal(_sharing(g, what), [[loc.label for loc in group] for group in groups], graph=g,
-                 call=FLAG_LINES[setting] + f"root.{call}\nprint([{', '.join(f'{l.label} is {gr[0].label}' for gr in groups for l in gr[1:])}])",
+def _check_sharing(h, what, device, setting):
+    """For each object the blueprint names more than once: the labels reading back, after the
+    move, the same object as the first name."""
+    groups = md.tie_groups(h.blueprint, what)
+    run_under(h, setting, f"out = root.to({device!r})")
+    same = h.run("[" + ", ".join("[" + ", ".join(f"{ref(h, loc)} is {ref(h, group[0])}" for loc in group) + "]"
+                                 for group in groups) + "]")
+    expect_equal([[loc.label for loc, kept in zip(group, row) if kept] for group, row in zip(groups, same)],
+                 [[loc.label for loc in group] for group in groups], h,
                  problem=f"a move broke the sharing of {what}s (names of one object before the move)")
 
 
 @invariant("dev.move.keeps_parameter_ties")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_move_keeps_tied_parameters(data, backend, device, setting):
-    _check_sharing(draw_graph(data, backend, graphs=tied_parameters(), uses=[device]), "param", device, setting)
+    _check_sharing(draw_graph(data, backend, TIED_PARAMETER_GRAPHS, uses=[device]), "param", device, setting)
 
 
 @invariant("dev.move.keeps_parameter_ties")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_move_keeps_parameter_ties(backend, device, setting):
     """The fixed example: a parameter tied to an LSTM weight."""
-    _check_sharing(build(backend, TIED_LSTM, uses=[device]), "param", device, setting)
+    _check_sharing(build_fixed(backend, TIED_LSTM, uses=[device]), "param", device, setting)
 
 
 @invariant("dev.move.keeps_shared_buffers")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_move_keeps_shared_buffers(data, backend, device, setting):
-    _check_sharing(draw_graph(data, backend, graphs=shared_buffers(), uses=[device]), "buffer", device, setting)
+    _check_sharing(draw_graph(data, backend, SHARED_BUFFER_GRAPHS, uses=[device]), "buffer", device, setting)
 
 
 @invariant("dev.move.parameter_objects")
+@needs("devices")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
 def test_move_parameter_objects_by_setting(data, backend, device, setting):
-    g = draw_graph(data, backend, uses=[device])
-    params = [loc for loc in md.locations(g.blueprint) if loc.what == "param"]
-    call = f"to({device!r})"
-    move(g, call, setting)
+    h = draw_graph(data, backend, GRAPHS, uses=[device])
+    params = [loc for loc in md.locations(h.blueprint) if loc.what == "param"]
+    h.run(f"before = {listing(h, params)}")
+    run_under(h, setting, f"out = root.to({device!r})")
+    kept = h.run(f"[a is b for a, b in zip(before, {listing(h, params)})]")
     same = setting != "overwrite"  # overwrite: "assign new tensors to the parameters"
-    actual = [(loc.label, read(g, loc) is g.tensor(loc.tensor)) for loc in params]
-    expect_equal(actual, [(loc.label, same) for loc in params], graph=g,
-                 call=f"before = [{', '.join(l.label for l in params)}]\n" + FLAG_LINES[setting] + f"root.{call}\n"
-                 + f"print([a is b for a, b in zip(before, [{', '.join(l.label for l in params)}])])")
+    expect_equal([(loc.label, k) for loc, k in zip(params, kept)], [(loc.label, same) for loc in params], h)
 
 
 @invariant("conv.meta")
+@needs("devices")
 @given(data=st.data())
 def test_to_meta_keeps_parameters_and_refuses_copy_back(data, backend):
     """``to('meta')`` keeps every parameter an ``nn.Parameter``; copying back to cpu must raise."""
-    g = draw_graph(data, backend, uses=["meta"])
-    g.root.to("meta")
-    params = [loc for loc in md.locations(g.blueprint) if loc.what == "param"]
-    expect_equal([(loc.label, type(read(g, loc)).__name__) for loc in params],
-                 [(loc.label, "Parameter") for loc in params],
-                 call="root.to('meta')\n" + printed(g, "__class__.__name__"), graph=g)
-    if any(loc.what in ("param", "buffer") for loc in md.locations(g.blueprint)):
-        expect_raises(NotImplementedError, lambda: g.root.to("cpu"), call="root.to('meta')\nroot.to('cpu')", graph=g,
+    h = draw_graph(data, backend, GRAPHS, uses=["meta"])
+    h.run("out = root.to('meta')")
+    params = [loc for loc in md.locations(h.blueprint) if loc.what == "param"]
+    classes = h.run(listing(h, params, ".__class__.__name__"))
+    expect_equal([(loc.label, c) for loc, c in zip(params, classes)], [(loc.label, "Parameter") for loc in params], h)
+    if any(loc.what in ("param", "buffer") for loc in md.locations(h.blueprint)):
+        expect_raises(h, "root.to('cpu')", NotImplementedError,
                       match="Cannot copy out of meta tensor; no data! Please use torch.nn.Module.to_empty() instead")
 
 
 @invariant("conv.to_empty")
+@needs("to_empty")
 def test_to_empty_device_is_keyword_only():
-    m = torch.nn.Module()
-    m.register_buffer("b", torch.zeros(1))
-    expect_raises(TypeError, lambda: m.to_empty("cpu"), call="m = torch.nn.Module()\nm.to_empty('cpu')")
+    h = script("root = nn.Module()\nroot.register_buffer('b', torch.zeros(1))")
+    expect_raises(h, "root.to_empty('cpu')", TypeError)
 
 
 @invariant("conv.to_empty")
+@needs("to_empty", "devices")
 @given(data=st.data())
 def test_to_empty_recurse_false_moves_own_tensors_only(data, backend):
     """``to_empty(device='cpu', recurse=False)`` on a meta graph: the root's own parameters and
     buffers land on cpu, every descendant's stay on meta. (No ties, so each slot holds its own.)"""
-    g = build(backend, data.draw(blueprints(max_nodes=4, ties=False), label="blueprint"), device="meta", uses=["meta"])
-    g.root.to_empty(device="cpu", recurse=False)
-    root = g.blueprint.root
-    registered = [loc for loc in md.locations(g.blueprint) if loc.what in ("param", "buffer")]
-    expect_equal([(loc.label, read(g, loc).device.type) for loc in registered],
-                 [(loc.label, "cpu" if loc.node == root else "meta") for loc in registered],
-                 call="root.to_empty(device='cpu', recurse=False)\n" + printed(g, "device"), graph=g)
+    h = draw_graph(data, backend, GRAPHS, device="meta", uses=["meta"])
+    h.run("out = root.to_empty(device='cpu', recurse=False)")
+    root = h.blueprint.root
+    registered = [loc for loc in md.locations(h.blueprint) if loc.what in ("param", "buffer")]
+    kinds = h.run(listing(h, registered, ".device.type"))
+    expect_equal([(loc.label, k) for loc, k in zip(registered, kinds)],
+                 [(loc.label, "cpu" if loc.node == root else "meta") for loc in registered], h)

@@ -2,10 +2,14 @@
 and ``type()`` cast, and what they keep (objects, storage, sharing).
 
 Every conversion property runs under the three settings of the ``torch.__future__`` conversion
-flags (``[default]``, ``[overwrite]``, ``[swap]``), set only around the conversion call and
-restored in ``finally``. Expected values come from a twin graph built from the same blueprint,
-never from the converted module.
+flags (``[default]``, ``[overwrite]``, ``[swap]``): the step that converts starts with the
+setting's flag lines and runs with the flags set around it, restored in ``finally``
+(``conformance.flags``). Every conversion and every observation is a step of the handle (Note [one
+source per call]); members are read through ``root``. Expected values come from the builder's value
+function ``_t(shape, dtype, seed)`` cast with ``Tensor.to``, never from the converted module; object
+identity across a conversion is a snapshot taken by a step before it, compared after.
 """
+import keyword
 import warnings
 
 import pytest
@@ -16,7 +20,9 @@ from hypothesis import strategies as st
 from conformance import model
 from conformance import model_dtype as md
 from conformance.check import expect_equal, expect_no_error, expect_raises, expect_true
-from conformance.flags import FLAG_LINES, FUTURE, SETTINGS, conversion_setting
+from conformance.flags import FLAG_LINES, SETTINGS, conversion_setting, flagged, run_under
+from conformance.handle import script
+from conformance.harness import draw_graph
 from conformance.registry import invariant
 from strategies import blueprints
 
@@ -25,20 +31,18 @@ COMPLEX_WARNING = "Complex modules are a new feature under active development"
 INTEGRAL_TYPE_ERROR = {
     "default": "data set to a tensor that requires gradients must be floating point or complex dtype",
 }
+GRAPHS = blueprints()
 # Module-only graphs with many slots: the plain graphs almost never share a buffer.
 BUFFER_SHARING_GRAPHS = blueprints(kinds=("Module",), max_slots=8)
 
 
-def convert(g, call: str, setting: str):
-    """Run ``root.<call>`` under ``setting``; return the result and the warnings it emitted."""
-    with conversion_setting(setting), warnings.catch_warnings(record=True) as caught:
+def converted(h, setting: str, call: str):
+    """Run ``out = root.<call>`` as one step under ``setting``; return (whether it returned root
+    itself, the type it returned, the UserWarnings it emitted)."""
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = eval(f"root.{call}", {"torch": torch, "root": g.root})
-    return out, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-
-
-def conversion_call(setting: str, call: str) -> str:
-    return FLAG_LINES[setting] + f"out = root.{call}\n"
+        same, kind = run_under(h, setting, f"out = root.{call}\nout is root, type(out).__name__")
+    return same, kind, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
 def settings_params(**ids):
@@ -50,8 +54,8 @@ def each_setting(ident: str):
     return settings_params(**{s: ident for s in SETTINGS})
 
 
-def dtype_name(t) -> str:
-    return str(t.dtype).removeprefix("torch.")
+def dtype_name(dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def slot_label(i: int, name: str) -> str:
@@ -61,37 +65,42 @@ def slot_label(i: int, name: str) -> str:
 TABLES = {"param": "_parameters", "buffer": "_buffers", "child": "_modules"}
 
 
-def member(g, i: int, kind: str, name: str):
-    """What node ``i`` holds under ``name`` now, read from its registry (no attribute lookup)."""
-    return getattr(g.node(i), TABLES[kind])[name]
+def member_text(h, i: int, kind: str, name: str) -> str:
+    """Source text of what node ``i`` holds under ``name``, read from its registry (no attribute
+    lookup), through ``root``."""
+    return f"{h.node_ref(i)}.{TABLES[kind]}[{name!r}]"
 
 
-def member_text(i: int, kind: str, name: str) -> str:
-    return f"n{i}.{TABLES[kind]}[{name!r}]"
+def attribute(owner: str, name: str) -> str:
+    return f"{owner}.{name}" if name.isidentifier() and not keyword.iskeyword(name) else f"getattr({owner}, {name!r})"
 
 
-def print_members(bp) -> str:
-    """Reproducer lines printing what :func:`observe` reads."""
-    nodes = ", ".join(f"('n{i}', n{i})" for i in bp.reachable())
-    return (
-        f"for label, m in [{nodes}]:\n"
-        "    for k, v in m._parameters.items():\n"
-        "        if v is not None:\n"
-        "            print(label, k, type(v).__name__, v.dtype, v.requires_grad, getattr(v.grad, 'dtype', None))\n"
-        "    for k, v in m._buffers.items():\n"
-        "        if v is not None:\n"
-        "            print(label, k, type(v).__name__, v.dtype, v.requires_grad)\n"
-    )
+def tensor_ref(h, r: int) -> str:
+    """Source text reaching tensor ``r`` at its first path through ``root`` (``Handle.ref`` writes
+    ``root.0`` for a ParameterList entry)."""
+    owner, _, name = h.tensor_paths[r][1].rpartition(".")
+    return attribute(h.node_ref(owner), name)
 
 
-def observe(g) -> list[tuple]:
-    """Every registered parameter and buffer, per slot: kind, dtype, requires_grad, grad dtype."""
+def listing(texts) -> str:
+    return "[" + ", ".join(texts) + "]"
+
+
+def observe(h) -> list[tuple]:
+    """Every registered parameter and buffer, per slot: kind, dtype, requires_grad, grad dtype
+    (one step per kind, through ``root``)."""
     out = []
-    for kind in ("param", "buffer"):
-        for i, name, _ in md.member_slots(g.blueprint, kind):
-            t = member(g, i, kind, name)
-            grad = (None if t.grad is None else dtype_name(t.grad)) if kind == "param" else "-"
-            out.append((slot_label(i, name), type(t).__name__, dtype_name(t), t.requires_grad, grad))
+    params, buffers = md.member_slots(h.blueprint, "param"), md.member_slots(h.blueprint, "buffer")
+    if params:
+        seen = h.run("[(type(v).__name__, v.dtype, v.requires_grad, None if v.grad is None else v.grad.dtype) for v in "
+                     + listing(member_text(h, i, "param", name) for i, name, _ in params) + "]")
+        out += [(slot_label(i, name), cls, dtype_name(dtype), rg, None if grad is None else dtype_name(grad))
+                for (i, name, _), (cls, dtype, rg, grad) in zip(params, seen)]
+    if buffers:
+        seen = h.run("[(type(v).__name__, v.dtype, v.requires_grad) for v in "
+                     + listing(member_text(h, i, "buffer", name) for i, name, _ in buffers) + "]")
+        out += [(slot_label(i, name), cls, dtype_name(dtype), rg, "-")
+                for (i, name, _), (cls, dtype, rg) in zip(buffers, seen)]
     return out
 
 
@@ -106,20 +115,27 @@ def expected_observation(bp, conv) -> list[tuple]:
     return out
 
 
-def value_mismatches(g, twin, conv) -> list[tuple[str, str]]:
-    """Slots (and their ``.grad``) whose values differ from the twin's, cast with ``Tensor.to``."""
-    bad = []
+def value_mismatches(h, conv) -> list[tuple[str, str]]:
+    """Slots (and their ``.grad``) whose values (read by one step) differ from the blueprint's
+    values cast with ``Tensor.to``."""
+    bp, value = h.blueprint, h.namespace["_t"]
+    wanted = []  # (text, original value)
     for kind in ("param", "buffer"):
-        for i, name, r in md.member_slots(g.blueprint, kind):
-            dtype = getattr(torch, md.cast(g.blueprint.tensors[r].dtype, conv))
-            pairs = [(member_text(i, kind, name), member(g, i, kind, name), twin.tensor(r))]
-            if kind == "param" and g.blueprint.tensors[r].grad:
-                pairs.append((pairs[0][0] + ".grad", pairs[0][1].grad, twin.tensor(r).grad))
-            for text, actual, original in pairs:
-                expected = original.detach().to(dtype)
-                if actual is None or not torch.equal(actual.detach(), expected):
-                    got = None if actual is None else actual.detach().tolist()
-                    bad.append((text, f"{got} != expected {expected.tolist()}"))
+        for i, name, r in md.member_slots(bp, kind):
+            spec = bp.tensors[r]
+            text = member_text(h, i, kind, name)
+            wanted.append((text, value(spec.shape, getattr(torch, spec.dtype), spec.seed), r))
+            if kind == "param" and spec.grad:
+                wanted.append((text + ".grad", value(spec.shape, getattr(torch, spec.dtype), spec.seed + 1), r))
+    if not wanted:
+        return []
+    held = h.run(listing(text for text, _, _ in wanted))
+    bad = []
+    for (text, original, r), actual in zip(wanted, held):
+        expected = original.to(getattr(torch, md.cast(bp.tensors[r].dtype, conv)))
+        if actual is None or not torch.equal(actual.detach(), expected):
+            got = None if actual is None else actual.detach().tolist()
+            bad.append((text, f"{got} != expected {expected.tolist()}"))
     return bad
 
 
@@ -130,52 +146,57 @@ def lstm_weight_tied_elsewhere(bp) -> bool:
     return len(uses) > len(set(uses))
 
 
-def draw_case(data, backend, choices, setting, graphs=None):
-    graphs = blueprints() if graphs is None else graphs
+def draw_case(data, backend, choices, setting, graphs=GRAPHS):
     if setting == "swap":
         # A known deviation that fails every swap conversion it meets; it has its own test, so the
         # other swap properties draw around it instead of all becoming expected failures.
         graphs = graphs.filter(lambda bp: not lstm_weight_tied_elsewhere(bp))
-    bp = data.draw(graphs, label="blueprint")
+    h = draw_graph(data, backend, graphs)
     conv = data.draw(st.sampled_from(choices), label="conversion")
-    return backend.build(bp), conv
+    return h, conv
+
+
+def fixed(source: str):
+    """A handle over a hand-written program; built-in layers initialise from torch's global RNG,
+    which the build leaves as it was (as the blueprint builder does)."""
+    with torch.random.fork_rng(devices=[]):
+        return script(source)
 
 
 # -- what is cast ------------------------------------------------------------------------------
 def check_conversion(data, backend, setting, choices):
     """The conversion returns self, casts what the model says (dtype, values, requires_grad,
-    .grad) and raises where the model says."""
-    g, conv = draw_case(data, backend, choices, setting)
-    twin = backend.build(g.blueprint)
-    call = conversion_call(setting, conv.call)
-    if md.raises(g.blueprint, conv):
-        expect_raises(RuntimeError, lambda: convert(g, conv.call, setting), call=call, graph=g,
-                      match=INTEGRAL_TYPE_ERROR.get(setting))
+    .grad), raises where the model says, and leaves plain tensor attributes alone."""
+    h, conv = draw_case(data, backend, choices, setting)
+    if md.raises(h.blueprint, conv):
+        with conversion_setting(setting):
+            expect_raises(h, flagged(setting, f"out = root.{conv.call}"), RuntimeError,
+                          match=INTEGRAL_TYPE_ERROR.get(setting))
         return
-    out, caught = convert(g, conv.call, setting)
-    expect_true(out is g.root, call=call + "print(out is root)", actual=g.label(out), expected="root", graph=g,
-                problem="a conversion must return self")
+    plain = model.plain_attributes(h.blueprint)
+    plain_texts = [f"{h.node_ref(i)}.__dict__[{n!r}]" for i, n, _ in plain]
+    if plain:
+        h.run(f"plain = {listing(plain_texts)}")
+    same, kind, caught = converted(h, setting, conv.call)
+    expect_true(same, h, actual=kind, expected="root", problem="a conversion must return self")
     if conv.warns:
-        expect_true(any(COMPLEX_WARNING in w for w in caught), call=call, actual=caught,
-                    expected=f"a UserWarning containing {COMPLEX_WARNING!r}", graph=g)
-    expect_equal(observe(g), expected_observation(g.blueprint, conv), call=call + print_members(g.blueprint), graph=g,
+        expect_true(any(COMPLEX_WARNING in w for w in caught), h, actual=caught,
+                    expected=f"a UserWarning containing {COMPLEX_WARNING!r}")
+    expect_equal(observe(h), expected_observation(h.blueprint, conv), h,
                  problem="(slot, type, dtype, requires_grad, grad dtype) after the conversion differ from the model")
-    mismatches = value_mismatches(g, twin, conv)
-    first = f"print({mismatches[0][0]})\n" if mismatches else ""
-    expect_equal(mismatches, [], call=call + first, graph=g,
-                 problem="values differ from Tensor.to(dtype) of the originals")
-    check_plain_attributes(g, call)
+    expect_equal(value_mismatches(h, conv), [], h, problem="values differ from Tensor.to(dtype) of the originals")
+    if plain:
+        check_plain_attributes(h, plain, plain_texts)
 
 
-def check_plain_attributes(g, call: str):
-    """Unregistered tensor attributes are never cast nor replaced."""
-    plain = model.plain_attributes(g.blueprint)
-    held = [(i, n, g.node(i).__dict__[n]) for i, n, _ in plain]
-    actual = [(slot_label(i, n), g.label(t), dtype_name(t)) for i, n, t in held]
-    expected = [(slot_label(i, n), f"t{r}", g.blueprint.tensors[r].dtype) for i, n, r in plain]
-    show = "print([(x is t, x.dtype) for x, t in [" + ", ".join(f"(n{i}.{n}, t{r})" for i, n, r in plain) + "]])\n"
-    expect_equal(actual, expected, call=call + show, graph=g,
-                 problem="plain tensor attributes must be neither cast nor replaced")
+def check_plain_attributes(h, plain, texts):
+    """Unregistered tensor attributes are never cast nor replaced (``plain``: the snapshot taken
+    before the conversion)."""
+    held = h.run(f"[(x is p, x.dtype) for x, p in zip({listing(texts)}, plain)]")
+    actual = [(slot_label(i, n), "kept" if kept else "replaced", dtype_name(dtype))
+              for (i, n, _), (kept, dtype) in zip(plain, held)]
+    expected = [(slot_label(i, n), "kept", h.blueprint.tensors[r].dtype) for i, n, r in plain]
+    expect_equal(actual, expected, h, problem="plain tensor attributes must be neither cast nor replaced")
 
 
 @each_setting("conv.float_family_only_floating")
@@ -200,13 +221,13 @@ def test_type_casts_everything(data, backend, setting):
 @given(data=st.data())
 def test_to_integral_dtype_raises_type_error(data, backend):
     # The dtype is checked before any tensor is touched, so the flags do not matter here.
-    g = backend.build(data.draw(blueprints(), label="blueprint"))
+    h = draw_graph(data, backend, GRAPHS)
     call = data.draw(st.sampled_from(md.TO_INTEGRAL_CALLS), label="call")
-    before = observe(g)
-    expect_raises(TypeError, lambda: convert(g, call, "default"), call=f"root.{call}", graph=g,
-                  match="nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=")
-    expect_equal(observe(g), before, call=f"root.{call}\n" + print_members(g.blueprint), graph=g,
-                 problem="a rejected to() must leave the module unchanged")
+    before = observe(h)
+    with conversion_setting("default"):
+        expect_raises(h, flagged("default", f"out = root.{call}"), TypeError,
+                      match="nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=")
+    expect_equal(observe(h), before, h, problem="a rejected to() must leave the module unchanged")
 
 
 # -- what is kept ------------------------------------------------------------------------------
@@ -215,50 +236,58 @@ def test_to_integral_dtype_raises_type_error(data, backend):
 def test_parameter_objects(data, backend, setting):
     """default and swap keep each Parameter and .grad object; overwrite assigns new Parameters
     to those it casts, leaving the original objects (and their .grad) as they were."""
-    g, conv = draw_case(data, backend, md.FLOAT_TARGETS, setting)
-    bp, grads = g.blueprint, {r: g.tensor(r).grad for _, _, r in md.member_slots(g.blueprint, "param")}
-    convert(g, conv.call, setting)
+    h, conv = draw_case(data, backend, md.FLOAT_TARGETS, setting)
+    bp = h.blueprint
+    slots = md.member_slots(bp, "param")
+    refs = sorted({r for _, _, r in slots})
+    index = {r: k for k, r in enumerate(refs)}
+    # Snapshot, through root, of each parameter object (at its first path) and its .grad.
+    h.run(f"before = {listing(tensor_ref(h, r) for r in refs)}\ngrads = [p.grad for p in before]")
+    converted(h, setting, conv.call)
+    seen = h.run(listing(
+        f"({member_text(h, i, 'param', name)} is before[{index[r]}], "
+        f"{member_text(h, i, 'param', name)}.grad is grads[{index[r]}], before[{index[r]}].dtype, "
+        f"None if before[{index[r]}].grad is None else before[{index[r]}].grad.dtype)" for i, name, r in slots))
     actual, expected = [], []
-    for i, name, r in md.member_slots(bp, "param"):
-        obj, spec = g.node(i)._parameters[name], bp.tensors[r]
+    for (i, name, r), (same, same_grad, original, original_grad) in zip(slots, seen):
+        spec = bp.tensors[r]
         if setting != "overwrite":
-            grad = "original grad" if obj.grad is grads[r] else "other grad"
-            actual.append((slot_label(i, name), g.label(obj), grad))
+            actual.append((slot_label(i, name), f"t{r}" if same else "new", "original grad" if same_grad else "other grad"))
             expected.append((slot_label(i, name), f"t{r}", "original grad"))
         elif md.cast(spec.dtype, conv) != spec.dtype:
-            original = g.tensor(r)
-            actual.append((slot_label(i, name), "new" if obj is not original else f"t{r}", dtype_name(original),
-                           None if original.grad is None else dtype_name(original.grad)))
+            actual.append((slot_label(i, name), "new" if not same else f"t{r}", dtype_name(original),
+                           None if original_grad is None else dtype_name(original_grad)))
             expected.append((slot_label(i, name), "new", spec.dtype, spec.dtype if spec.grad else None))
-    show = "print([(k, v is t, v.dtype, t.dtype) for k, v, t in [" + ", ".join(
-        f"({slot_label(i, n)!r}, n{i}._parameters[{n!r}], t{r})" for i, n, r in md.member_slots(bp, "param")) + "]])\n"
-    expect_equal(actual, expected, call=conversion_call(setting, conv.call) + show, graph=g,
+    expect_equal(actual, expected, h,
                  problem="Parameter objects after the conversion differ from the documented setting")
 
 
-def storage_pointers(g, tensors) -> dict[str, int]:
-    """Storage address of every registered tensor in ``tensors`` and of its .grad, per slot."""
+def storage_pointers(h, tensors) -> dict[str, int]:
+    """Storage address of every registered tensor in ``tensors`` and of its .grad, per slot (one step)."""
+    texts = [member_text(h, i, kind, name) for kind in ("param", "buffer")
+             for i, name, r in md.member_slots(h.blueprint, kind) if r in tensors]
+    kinds = [kind for kind in ("param", "buffer") for i, name, r in md.member_slots(h.blueprint, kind) if r in tensors]
+    if not texts:
+        return {}
+    found = h.run(listing(f"({t}.data_ptr(), None if {t}.grad is None else {t}.grad.data_ptr())" if kind == "param"
+                          else f"({t}.data_ptr(), None)" for t, kind in zip(texts, kinds)))
     out = {}
-    for kind in ("param", "buffer"):
-        for i, name, r in md.member_slots(g.blueprint, kind):
-            if r in tensors:
-                t = member(g, i, kind, name)
-                out[member_text(i, kind, name)] = t.data_ptr()
-                if kind == "param" and t.grad is not None:
-                    out[member_text(i, kind, name) + ".grad"] = t.grad.data_ptr()
+    for text, (ptr, grad_ptr) in zip(texts, found):
+        out[text] = ptr
+        if grad_ptr is not None:
+            out[text + ".grad"] = grad_ptr
     return out
 
 
 @each_setting("conv.noop_keeps_storage")
 @given(data=st.data())
 def test_noop_conversion_keeps_storage(data, backend, setting):
-    g, conv = draw_case(data, backend, md.FLOAT_TARGETS, setting)
-    kept = md.unchanged(g.blueprint, conv)
-    before = storage_pointers(g, kept)
-    convert(g, conv.call, setting)
-    after = storage_pointers(g, kept)
-    call = conversion_call(setting, conv.call) + f"print([t.data_ptr() for t in [{', '.join(before)}]])\n"
-    expect_equal(sorted(after.items()), sorted(before.items()), call=call, graph=g,
+    h, conv = draw_case(data, backend, md.FLOAT_TARGETS, setting)
+    kept = md.unchanged(h.blueprint, conv)
+    before = storage_pointers(h, kept)
+    converted(h, setting, conv.call)
+    after = storage_pointers(h, kept)
+    expect_equal(sorted(after.items()), sorted(before.items()), h,
                  problem="a tensor whose dtype does not change must keep its storage")
 
 
@@ -270,14 +299,14 @@ def groups(slots, key) -> list[list[str]]:
     return sorted(out.values())
 
 
-def check_sharing(data, backend, setting, kind, graphs=None):
+def check_sharing(data, backend, setting, kind, graphs=GRAPHS):
     """Slots grouped by the identity of what they hold must group as the blueprint's references."""
-    g, conv = draw_case(data, backend, md.FLOAT_TARGETS, setting, graphs)
-    convert(g, conv.call, setting)
-    slots = md.member_slots(g.blueprint, kind)
-    held = ", ".join(member_text(i, kind, name) for i, name, _ in slots)
-    expect_equal(groups(slots, lambda i, name, r: id(member(g, i, kind, name))), groups(slots, lambda i, name, r: r),
-                 call=conversion_call(setting, conv.call) + f"print([id(x) for x in [{held}]])\n", graph=g,
+    h, conv = draw_case(data, backend, md.FLOAT_TARGETS, setting, graphs)
+    converted(h, setting, conv.call)
+    slots = md.member_slots(h.blueprint, kind)
+    ids = h.run(f"[id(x) for x in {listing(member_text(h, i, kind, name) for i, name, _ in slots)}]")
+    identity = {(i, name): ident for (i, name, _), ident in zip(slots, ids)}
+    expect_equal(groups(slots, lambda i, name, r: identity[i, name]), groups(slots, lambda i, name, r: r), h,
                  problem=f"slots grouped by the identity of the {TABLES[kind][1:]} entry they hold: sharing changed")
 
 
@@ -303,111 +332,89 @@ def test_conversion_keeps_shared_modules(data, backend, setting):
 @given(data=st.data())
 def test_apply_fn_once_per_parent(data, backend):
     """``_apply`` recurses through ``children()``: a shared module is converted once per parent."""
-    g = backend.build(data.draw(blueprints(), label="blueprint"))
-    bp, grad_labels = g.blueprint, {}
+    h = draw_graph(data, backend, GRAPHS)
+    bp, grad_labels = h.blueprint, {}
     for _, _, r in md.member_slots(bp, "param"):
-        if g.tensor(r).grad is not None:
-            grad_labels[id(g.tensor(r).grad)] = f"t{r}.grad"
-    seen = []
-    g.root._apply(lambda t: seen.append(grad_labels.get(id(t)) or g.label(t)) or t)
+        grad = h.tensor(r).grad
+        if grad is not None:
+            grad_labels[id(grad)] = f"t{r}.grad"
+    seen = h.run("seen = []\nout = root._apply(lambda t: seen.append(t) or t)\nseen")
+    seen = [grad_labels.get(id(t)) or h.label(t) for t in seen]
     expected = []
     for i in model.apply_order(bp):
         for _, r in model.own(bp, i, "param"):
             expected += [f"t{r}"] + ([f"t{r}.grad"] if bp.tensors[r].grad else [])
         expected += [f"t{r}" for _, r in model.own(bp, i, "buffer")]
-    expect_equal(seen, expected, call="seen = []\nroot._apply(lambda t: seen.append(t) or t)\nprint(seen)", graph=g)
+    expect_equal(seen, expected, h)
 
 
 # -- fixed checks --------------------------------------------------------------------------------
-def layer(cls, *args):
-    """A built-in layer, built without touching the global RNG (its init draws)."""
-    with torch.random.fork_rng(devices=[]):
-        return cls(*args)
-
-
 @invariant("conv.memory_format")
 def test_memory_format_channels_last():
-    c = layer(torch.nn.Conv2d, 2, 3, 2)
-    out = c.to(memory_format=torch.channels_last)
-    w, b = c.weight, c.bias
-    actual = (out is c, w.is_contiguous(memory_format=torch.channels_last), w.is_contiguous(), b.is_contiguous())
-    expect_equal(actual, (True, True, False, True),
-                 call="c = torch.nn.Conv2d(2, 3, 2)\nout = c.to(memory_format=torch.channels_last)\n"
-                      "print(out is c, c.weight.is_contiguous(memory_format=torch.channels_last), "
-                      "c.weight.is_contiguous(), c.bias.is_contiguous())")
+    h = fixed("root = nn.Conv2d(2, 3, 2)")
+    actual = h.run("out = root.to(memory_format=torch.channels_last)\n"
+                   "(out is root, root.weight.is_contiguous(memory_format=torch.channels_last), "
+                   "root.weight.is_contiguous(), root.bias.is_contiguous())")
+    expect_equal(actual, (True, True, False, True), h)
 
 
 @invariant("conv.memory_format")
 def test_memory_format_channels_last_3d():
-    c = layer(torch.nn.Conv3d, 2, 3, 2).to(memory_format=torch.channels_last_3d)
-    expect_equal(c.weight.is_contiguous(memory_format=torch.channels_last_3d), True,
-                 call="c = torch.nn.Conv3d(2, 3, 2).to(memory_format=torch.channels_last_3d)\n"
-                      "print(c.weight.is_contiguous(memory_format=torch.channels_last_3d))")
+    h = fixed("root = nn.Conv3d(2, 3, 2)")
+    actual = h.run("out = root.to(memory_format=torch.channels_last_3d)\n"
+                   "root.weight.is_contiguous(memory_format=torch.channels_last_3d)")
+    expect_equal(actual, True, h)
 
 
 @invariant("conv.signatures_and_cpu")
 def test_cpu_signatures():
-    lin = layer(torch.nn.Linear, 2, 2)
-    results = (lin.cpu() is lin, lin.to("cpu", non_blocking=True) is lin, lin.to("cpu", torch.float64) is lin,
-               lin.weight.dtype)
-    expect_equal(results, (True, True, True, torch.float64),
-                 call="l = torch.nn.Linear(2, 2)\nprint(l.cpu() is l, l.to('cpu', non_blocking=True) is l, "
-                      "l.to('cpu', torch.float64) is l, l.weight.dtype)")
-    expect_raises(RuntimeError, lambda: lin.to("float"), call="torch.nn.Linear(2, 2).to('float')",
-                  match="device type at start of device string: float")
+    h = fixed("root = nn.Linear(2, 2)")
+    results = h.run("(root.cpu() is root, root.to('cpu', non_blocking=True) is root, "
+                    "root.to('cpu', torch.float64) is root, root.weight.dtype)")
+    expect_equal(results, (True, True, True, torch.float64), h)
+    expect_raises(h, "root.to('float')", RuntimeError, match="device type at start of device string: float")
 
 
 @invariant("conv.signatures_and_cpu")
 @pytest.mark.skipif(torch.backends.cuda.is_built(), reason="torch is built with CUDA: cuda() is a device move")
 def test_cuda_without_cuda_build():
-    expect_raises(AssertionError, lambda: layer(torch.nn.Linear, 2, 2).cuda(), call="torch.nn.Linear(2, 2).cuda()",
-                  match="Torch not compiled with CUDA enabled")
+    h = fixed("root = nn.Linear(2, 2)")
+    expect_raises(h, "root.cuda()", AssertionError, match="Torch not compiled with CUDA enabled")
 
 
 @invariant("conv.overwrite_flag")
 def test_overwrite_flag_default_and_set():
-    with conversion_setting("overwrite"):
-        during = FUTURE.get_overwrite_module_params_on_conversion()
-    expect_equal((FUTURE.get_overwrite_module_params_on_conversion(), during), (False, True),
-                 call="print(torch.__future__.get_overwrite_module_params_on_conversion())\n"
-                      "torch.__future__.set_overwrite_module_params_on_conversion(True)\n"
-                      "print(torch.__future__.get_overwrite_module_params_on_conversion())")
+    h = fixed("")
+    default = h.run("torch.__future__.get_overwrite_module_params_on_conversion()")
+    during = run_under(h, "overwrite", "torch.__future__.get_overwrite_module_params_on_conversion()")
+    expect_equal((default, during), (False, True), h)
 
 
 @invariant("conv.swap_flag")
 def test_swap_takes_precedence_over_overwrite():
-    lin = layer(torch.nn.Linear, 2, 2)
-    weight = lin.weight
-    with conversion_setting("swap"):
-        FUTURE.set_overwrite_module_params_on_conversion(True)  # restored by conversion_setting
-        lin.double()
-    expect_equal((lin.weight is weight, weight.dtype), (True, torch.float64),
-                 call="torch.__future__.set_swap_module_params_on_conversion(True)\n"
-                      "torch.__future__.set_overwrite_module_params_on_conversion(True)\n"
-                      "l = torch.nn.Linear(2, 2)\nw = l.weight\nl.double()\nprint(l.weight is w, w.dtype)")
+    h = fixed("root = nn.Linear(2, 2)")
+    h.run("w = root.weight")
+    run_under(h, "swap", "torch.__future__.set_overwrite_module_params_on_conversion(True)\n"  # restored by run_under
+                         "out = root.double()")
+    expect_equal(h.run("root.weight is w, w.dtype"), (True, torch.float64), h)
 
 
 @invariant("conv.swap_flag")
 def test_swap_fails_on_live_view():
-    lin = layer(torch.nn.Linear, 2, 2)
-    view = lin.weight.view(4)  # noqa: F841 - the live view is the point
+    h = fixed("root = nn.Linear(2, 2)")
+    h.run("v = root.weight.view(4)")  # the live view is the point
     with conversion_setting("swap"):
-        expect_raises(RuntimeError, lin.double, match="_apply(): Couldn't swap Linear.weight",
-                      call="torch.__future__.set_swap_module_params_on_conversion(True)\n"
-                           "l = torch.nn.Linear(2, 2)\nv = l.weight.view(4)\nl.double()")
+        expect_raises(h, flagged("swap", "out = root.double()"), RuntimeError,
+                      match="_apply(): Couldn't swap Linear.weight")
 
 
 @invariant("conv.swap_flag")
 @pytest.mark.parametrize("call", ["float()", "double()"])
 def test_swap_with_lstm_weight_tied_elsewhere(call):
     """Swap must convert a module whose LSTM weight is also registered in a sibling (a tie)."""
-    lstm = layer(torch.nn.LSTM, 1, 1)
-    root = torch.nn.Module()
-    root.lstm, root.other = lstm, torch.nn.Module()
-    root.other.register_parameter("w", lstm.bias_hh_l0)
-    text = ("root = torch.nn.Module()\nroot.lstm = torch.nn.LSTM(1, 1)\nroot.other = torch.nn.Module()\n"
-            "root.other.register_parameter('w', root.lstm.bias_hh_l0)\n" + FLAG_LINES["swap"] + f"root.{call}\n")
+    h = fixed("root = nn.Module()\nroot.lstm = nn.LSTM(1, 1)\nroot.other = nn.Module()\n"
+              "root.other.register_parameter('w', root.lstm.bias_hh_l0)")
     with conversion_setting("swap"):
-        expect_no_error(lambda: eval(f"root.{call}", {"root": root}), call=text)
-    expect_true(root.other.w is root.lstm.bias_hh_l0, call=text + "print(root.other.w is root.lstm.bias_hh_l0)",
-                actual=False, expected=True, problem="the tie is lost")
+        expect_no_error(h, FLAG_LINES["swap"] + f"out = root.{call}")
+    tied = h.run("root.other.w is root.lstm.bias_hh_l0")
+    expect_true(tied, h, actual=tied, expected=True, problem="the tie is lost")
