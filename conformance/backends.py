@@ -93,6 +93,10 @@ class Backend:
         discarded with ``hypothesis.assume``."""
         return True
 
+    def prepare(self) -> None:
+        """Once per process, before the first test (and before the global-state guard takes its
+        first snapshot): set-up the backend does to torch itself on first use."""
+
     def refuses(self, device: str | None) -> str | None:
         """Why the backend cannot put a module built on ``device`` under test (the test then
         skips with this reason), or None."""
@@ -141,6 +145,8 @@ class DDP(Backend):
     def refuses(self, device):
         if device == "meta":
             return "DDP broadcasts parameters and buffers from rank 0 at construction; meta tensors hold no data"
+        if device is not None and device.split(":")[0] not in ("cpu", "cuda"):
+            return f"the gloo process group serves cpu and cuda tensors only, not {device}"
         return None
 
     def unavailable(self):
@@ -149,6 +155,26 @@ class DDP(Backend):
         if not dist.is_available() or not dist.is_gloo_available():
             return "torch.distributed with gloo is not available in this torch build"
         return None
+
+
+class Traced(Backend):
+    """A wrapper that traces or compiles ``forward`` up front: it needs a root that can be called
+    on the generated forward's input (``model_hooks.root_accepts``)."""
+
+    def admits(self, bp):
+        from conformance.model_hooks import root_accepts
+
+        return root_accepts(bp)
+
+
+class Compiled(Backend):
+    """torch.compile patches ``nn.Module.__init__``/``__setstate__`` once, on its first compile:
+    do it before the guard's first snapshot, so that it is not taken for a test's leak."""
+
+    def prepare(self):
+        from torch._dynamo.mutation_guard import install_generation_tagging_init
+
+        install_generation_tagging_init()
 
 
 _DDP_PRELUDE = ("import torch.distributed as dist\n"
@@ -160,18 +186,18 @@ BUILTIN: dict[str, Backend] = {
     b.name: b
     for b in (
         Backend("eager", "eager torch.nn.Module"),
-        Backend("module-compile", "Module.compile(): forward compiled in place", wrap="root.compile()",
+        Compiled("module-compile", "Module.compile(): forward compiled in place", wrap="root.compile()",
                 forward=True, base="eager"),
-        Backend("compile", "torch.compile(root): an OptimizedModule wrapping the root",
+        Compiled("compile", "torch.compile(root): an OptimizedModule wrapping the root",
                 wrap="root = torch.compile(root)", names=NameMap("_orig_mod."), forward=True, base="eager",
                 lacks={"containers": "torch.compile wraps a root module; the container classes are not reimplemented"}),
-        Backend("fx", "torch.fx.symbolic_trace(root): a GraphModule", wrap="root = torch.fx.symbolic_trace(root)",
+        Traced("fx", "torch.fx.symbolic_trace(root): a GraphModule", wrap="root = torch.fx.symbolic_trace(root)",
                 forward=True, base="eager",
                 lacks={"containers": _TRACED + "the container classes are not reimplemented"}),
-        Backend("export", "torch.export.export(root, ...).module(): an unlifted exported module",
+        Traced("export", "torch.export.export(root, ...).module(): an unlifted exported module",
                 wrap="root = torch.export.export(root, (torch.zeros(1),)).module()", forward=True, base="eager",
                 lacks={"containers": _TRACED + "the container classes are not reimplemented"}),
-        Backend("jit", "torch.jit.script(root): a RecursiveScriptModule (TorchScript is in maintenance mode)",
+        Traced("jit", "torch.jit.script(root): a RecursiveScriptModule (TorchScript is in maintenance mode)",
                 wrap="root = torch.jit.script(root)", forward=True, base="eager", optional=True,
                 lacks={"containers": "scripting wraps a root module; the container classes are not reimplemented"}),
         DDP("ddp", "DistributedDataParallel(root), gloo, world size 1, one process",

@@ -4,9 +4,10 @@ Note [known deviations]
 ~~~~~~~~~~~~~~~~~~~~~~~
 One claim per line, fields separated by `` | ``::
 
-    <invariant id> [key=glob ...] | <reason> | <evidence: a script, relative to the file's folder>
+    <invariant id>[,<invariant id>...] [key=glob ...] | <reason> | <evidence: a script, relative to the file's folder>
 
-The first field is a registered invariant id (an unknown id is a usage error), optionally
+The first field names registered invariant ids (an unknown id is a usage error; several ids
+separated by commas share one root cause, one reason and one evidence script), optionally
 narrowed by selectors: ``test=<function name glob>``; ``device=<name glob or kind>``, where the
 kinds are ``cpu``, ``meta``, ``privateuse1`` (a PrivateUse1 device such as nnsim) and
 ``accelerator`` (any device but cpu and meta), matched against every device a test uses; and any
@@ -55,7 +56,7 @@ def _privateuse1_name() -> str:
 
 @dataclass(eq=False)
 class Deviation:
-    invariant: str
+    invariant: str  # one or more ids, comma-separated
     selectors: tuple[tuple[str, str], ...]
     reason: str
     evidence: str  # path relative to ``folder``
@@ -80,7 +81,7 @@ class Deviation:
         return nodeid in self.matched
 
     def selects(self, invariant: str | None, name: str, params: dict, devices: list[str]) -> bool:
-        if invariant != self.invariant:
+        if invariant not in self.invariant.split(","):
             return False
         for key, glob in self.selectors:
             if key == "test":
@@ -136,10 +137,11 @@ def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
                 f"{where}: expected '<invariant id> [key=glob ...] | <reason> | <evidence file>', got {raw!r}")
         head, reason, evidence = fields
         ident, *words = head.split()
-        if ident not in registry:
-            hint = " (a test id or glob: lines are keyed by invariant id now)" if "::" in ident or "*" in ident else ""
-            raise pytest.UsageError(f"{where}: {ident!r} is not a registered invariant id{hint}; "
-                                    "`python -m conformance.coverage` lists them")
+        for one in ident.split(","):
+            if one not in registry:
+                hint = " (a test id or glob: lines are keyed by invariant id now)" if "::" in one or "*" in one else ""
+                raise pytest.UsageError(f"{where}: {one!r} is not a registered invariant id{hint}; "
+                                        "`python -m conformance.coverage` lists them")
         selectors = []
         for word in words:
             key, eq, glob = word.partition("=")

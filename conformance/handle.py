@@ -162,12 +162,12 @@ class Handle:
             for i in self.paths:
                 try:
                     found.setdefault(id(self.node(i)), f"n{i}")
-                except AttributeError:
+                except (AttributeError, RuntimeError):  # not held there (jit raises RuntimeError)
                     pass
             for t in self.tensor_paths:
                 try:
                     obj = self.tensor(t)
-                except AttributeError:
+                except (AttributeError, RuntimeError):
                     obj = None
                 if obj is not None:
                     found.setdefault(id(obj), f"t{t}")

@@ -64,6 +64,7 @@ def pytest_configure(config):
     except backends.BackendError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_BACKEND] = backend
+    backend.prepare()
     mode = config.getoption("deviations_mode")
     if mode not in deviations.MODES:
         raise pytest.UsageError(f"unknown --deviations-mode {mode!r}; choose one of {', '.join(deviations.MODES)}")
@@ -180,7 +181,7 @@ def _apply_deviations(config, items):
         item.user_properties.append(("deviation_line", dev.where))
     whole = _whole_suite(config)
     for dev in found:
-        if not dev.matched and (whole or dev.invariant in collected):
+        if not dev.matched and (whole or set(dev.invariant.split(",")) & collected):
             warnings.warn(pytest.PytestWarning(
                 f"deviations line {dev.where} ({dev.pattern!r}) matches no collected test: "
                 "retire it, or fix its selectors"))

@@ -12,7 +12,9 @@ from conformance import build as builder
 from conformance import model
 from conformance.check import expect_equal, expect_true
 from conformance.harness import draw_graph, needs
+from conformance.model_hooks import root_accepts
 from conformance.registry import invariant
+from strategies import blueprints
 
 
 @invariant("backend.names.unprefixed")
@@ -33,7 +35,7 @@ def test_names_unprefixed(data, backend):
 def test_forward_matches_eager(data, backend):
     if not backend.wrap:
         pytest.skip(f"backend {backend.name} has no wrap step: the eager module itself is under test")
-    h = draw_graph(data, backend, forward=True)
+    h = draw_graph(data, backend, blueprints().filter(root_accepts), forward=True)
     eager = builder.run(h.blueprint, forward=True)["root"]
     with torch.random.fork_rng(devices=[]):
         expected = eager(torch.zeros(1))

@@ -1,24 +1,30 @@
 """Hooks: forward pre/post hook order and return values, kwargs, always_call, call vs forward,
-full backward hooks, and the global registration hooks.
+full backward hooks, the global registration hooks, and forward hooks on generated graphs.
 
-Forward hooks need a ``forward``, which generated plain modules lack, so most properties run a
-small hand-written program (``Program``) around an ``Identity`` module: its text is the
-reproducer, as with blueprints. Generated graphs are used where no forward of a plain module is
-needed: nested calls through ``Sequential`` graphs and the registration hooks fired by a build.
+Most properties run a small hand-written program (``program``) around an ``Identity`` module:
+its text is the reproducer, as with blueprints (``conformance.handle.script``). Generated graphs
+are used for nested calls: ``Sequential`` graphs (an empty ``Sequential`` is the identity), the
+registration hooks fired by a build, and whole graphs with a generated forward
+(``conformance.forward``), where every module's hooks must fire once per call in the order of
+the reference model (``conformance.model_hooks``).
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from contextlib import contextmanager
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from torch.nn.modules import module as module_mod
 from torch.utils.hooks import RemovableHandle
 
-from conformance.check import expect_equal, expect_error, expect_raises
+from conformance import model_hooks
+from conformance.check import expect_equal, expect_error, expect_no_error, expect_raises
+from conformance.handle import script
+from conformance.harness import draw_graph, needs
 from conformance.registry import invariant
 from strategies import blueprints
 
@@ -59,34 +65,39 @@ def logger(tag, fail=False):
 '''
 
 
-class Program:
-    """A hand-written torch-only program run in a fresh namespace; ``HEADER + body + call`` is
-    the reproducer. As a context manager it removes every hook handle the program left, since
-    global hooks are process-wide state."""
+def _handles(value):
+    """Every RemovableHandle in a namespace value (directly, or in a list/tuple/dict of them)."""
+    if isinstance(value, RemovableHandle):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _handles(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _handles(item)
 
-    def __init__(self, body: str):
-        self.body = body
-        self.namespace: dict = {}
 
-    def __enter__(self) -> dict:
-        with torch.random.fork_rng(devices=[]):  # layers built in the body draw from the RNG
-            try:
-                exec(compile(HEADER + self.body, "<nnconform hooks>", "exec"), self.namespace)
-            except BaseException:
-                self._remove_handles()
-                raise
-        return self.namespace
+@contextmanager
+def removing_handles(h):
+    """On exit, remove every hook handle the handle's program and steps left bound: global hooks
+    are process-wide state (the suite's guard fails a test that leaks them)."""
+    try:
+        yield h
+    finally:
+        for value in list(h.namespace.values()):
+            for handle in _handles(value):
+                handle.remove()
 
-    def __exit__(self, *exc):
-        self._remove_handles()
 
-    def _remove_handles(self):
-        for value in self.namespace.values():
-            if isinstance(value, RemovableHandle):
-                value.remove()
-
-    def repro(self, call: str) -> str:
-        return HEADER + self.body + call.strip() + "\n"
+@contextmanager
+def program(*statements):
+    """A hand-written torch-only program over ``HEADER`` as a live handle: ``HEADER`` plus the
+    statements is the build, the calls judged are the handle's steps. Layers built in it draw
+    from the RNG, so it runs under a forked one."""
+    with torch.random.fork_rng(devices=[]):
+        h = script(HEADER + lines(*statements))
+    with removing_handles(h):
+        yield h
 
 
 def lines(*parts) -> str:
@@ -108,11 +119,12 @@ def expected_order(regs, removed, gpre, gpost):
 
 
 @invariant("hooks.order_prepend_global")
-@given(data=st.data())
-def test_hook_order_prepend_global_remove(data):
-    regs = data.draw(REGISTRATIONS, label="hooks (kind, prepend)")
-    removed = data.draw(st.sets(st.sampled_from(range(len(regs))) if regs else st.nothing()), label="removed")
-    gpre, gpost = data.draw(st.booleans(), label="global pre-hook"), data.draw(st.booleans(), label="global hook")
+@needs("hooks")
+@given(regs=REGISTRATIONS, removing=st.lists(st.booleans(), max_size=5), gpre=st.booleans(), gpost=st.booleans())
+@example(regs=[("pre", False), ("pre", True), ("post", False), ("post", True)], removing=[], gpre=True, gpost=True)
+def test_hook_order_prepend_global_remove(regs, removing, gpre, gpost):
+    # regs: hooks (kind, prepend); removing[i]: whether hook i is removed before the call.
+    removed = {i for i, remove in enumerate(removing) if remove and i < len(regs)}
     body = ["root = Identity()"]
     for i, (kind, prepend) in enumerate(regs):
         method = "register_forward_pre_hook" if kind == "pre" else "register_forward_hook"
@@ -120,12 +132,9 @@ def test_hook_order_prepend_global_remove(data):
     body += ["gpre = register_module_forward_pre_hook(logger('gpre'))"] * gpre
     body += ["gpost = register_module_forward_hook(logger('gpost'))"] * gpost
     body += [f"h{i}.remove()\nh{i}.remove()  # a second remove() is a no-op" for i in sorted(removed)]
-    program = Program(lines(*body))
-    with program as ns:
-        ns["root"](1)
-    actual = [entry[0] for entry in ns["root"].log]
-    expect_equal(actual, expected_order(regs, removed, gpre, gpost), graph=program,
-                 call="root(1)\nprint([entry[0] for entry in root.log])")
+    with program(*body) as h:
+        actual = h.run("root(1)\n[entry[0] for entry in root.log]")
+    expect_equal(actual, expected_order(regs, removed, gpre, gpost), h)
 
 
 # -- return values ----------------------------------------------------------------------------------
@@ -134,11 +143,11 @@ POST_RETURNS = st.tuples(st.sampled_from(["none", "value"]), st.integers(-3, 3))
 
 
 @invariant("hooks.return_values")
-@given(data=st.data())
-def test_hook_return_values(data):
-    pres = data.draw(st.lists(PRE_RETURNS, max_size=3), label="pre-hooks (return form, constant)")
-    posts = data.draw(st.lists(POST_RETURNS, max_size=3), label="forward hooks (return form, constant)")
-    x = data.draw(st.integers(-5, 5), label="input")
+@needs("hooks", "forward")
+@given(pres=st.lists(PRE_RETURNS, max_size=3), posts=st.lists(POST_RETURNS, max_size=3), x=st.integers(-5, 5))
+@example(pres=[("single", 1), ("tuple", 2)], posts=[("value", 1), ("none", 0)], x=3)
+def test_hook_return_values(pres, posts, x):
+    # pres/posts: pre-hooks and forward hooks as (return form, constant); x: the input.
     source = {"none": "None", "single": "a[0] * 10 + {c}", "tuple": "(a[0] + {c},)", "value": "o * 3 + {c}"}
     body = ["root = Identity()"]
     body += [f"root.register_forward_pre_hook(lambda m, a: {source[form].format(c=c)})" for form, c in pres]
@@ -150,11 +159,10 @@ def test_hook_return_values(data):
     seen = value
     for form, c in posts:
         value = value * 3 + c if form == "value" else value
-    program = Program(lines(*body))
-    with program as ns:
-        out = ns["root"](x)
-    expect_equal((ns["root"].log[0][1], out), (seen, value), graph=program,
-                 call=f"out = root({x})\nprint(root.log[0][1], out)  # (input forward saw, output)")
+    with program(*body) as h:
+        # (the input forward saw, the output)
+        actual = h.run("out = root(x)\n(root.log[0][1], out)", x=x)
+    expect_equal(actual, (seen, value), h)
 
 
 # -- kwargs ---------------------------------------------------------------------------------------
@@ -168,6 +176,7 @@ KWPRE = lines(
 
 
 @invariant("hooks.kwargs")
+@needs("hooks", "forward")
 @given(data=st.data())
 def test_hook_kwargs(data):
     hooks = data.draw(KWARG_HOOKS, label="hooks in registration order")
@@ -182,32 +191,44 @@ def test_hook_kwargs(data):
     # (args, kwargs) replaces both; forward hooks see the args (and kwargs) forward got.
     args, kw = (x,), {"k": k}
     pre_log = []
-    for h in [h for h in hooks if h in ("pre", "kwpre")]:
-        pre_log.append(("pre", args) if h == "pre" else ("kwpre", args, kw))
-        if h == "kwpre":
+    for hook in [hook for hook in hooks if hook in ("pre", "kwpre")]:
+        pre_log.append(("pre", args) if hook == "pre" else ("kwpre", args, kw))
+        if hook == "kwpre":
             args, kw = (args[0] + 1,), {"k": kw["k"] * 2}
-    post_log = [("post", args, args[0]) if h == "post" else ("kwpost", args, kw, args[0])
-                for h in hooks if h in ("post", "kwpost")]
+    post_log = [("post", args, args[0]) if hook == "post" else ("kwpost", args, kw, args[0])
+                for hook in hooks if hook in ("post", "kwpost")]
     expected = pre_log + [("forward", args[0], kw)] + post_log
-    program = Program(KWPRE + lines("root = Identity()", *(register[h] for h in hooks)))
-    with program as ns:
-        ns["root"](x, k=k)
-    expect_equal(ns["root"].log, expected, graph=program, call=f"root({x}, k={k})\nprint(root.log)")
+    with program(KWPRE + "root = Identity()", *(register[h] for h in hooks)) as h:
+        actual = h.run("root(x, k=k)\nroot.log", x=x, k=k)
+    expect_equal(actual, expected, h)
 
 
 @invariant("hooks.kwargs")
+@needs("hooks", "forward")
 def test_kwargs_pre_hook_bad_return_raises():
-    program = Program(lines("root = Identity()", "root.register_forward_pre_hook(lambda m, a, kw: 5, with_kwargs=True)"))
-    with program as ns:
-        expect_error((RuntimeError, "forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got 5."),
-                     lambda: ns["root"](1), call="root(1)", graph=program)
+    with program("root = Identity()", "root.register_forward_pre_hook(lambda m, a, kw: 5, with_kwargs=True)") as h:
+        expect_error(h, "root(1)",
+                     (RuntimeError, "forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got 5."))
 
 
 # -- always_call ----------------------------------------------------------------------------------
 SILENCED = "forward hook with ``always_call=True`` raised an exception that was silenced"
 
+CALL_RECORDING_WARNINGS = lines(
+    "import warnings",
+    "with warnings.catch_warnings(record=True) as caught:",
+    "    warnings.simplefilter('always')",
+    "    try:",
+    "        root(1)",
+    "        error = None",
+    "    except Exception as e:",
+    "        error = (type(e).__name__, str(e))",
+    "(error, root.log, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])",
+)
+
 
 @invariant("hooks.always_call")
+@needs("hooks", "forward")
 @given(data=st.data())
 def test_always_call_runs_when_forward_raises(data):
     hooks = data.draw(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=4), label="hooks (always_call, raises)")
@@ -220,98 +241,220 @@ def test_always_call_runs_when_forward_raises(data):
     # Model: forward raises, so only always_call hooks run (global first), each with output None;
     # a raising one is silenced with a UserWarning; the forward's exception propagates.
     ran = ["g"] * (glob == "always") + [f"h{i}" for i, (always, _) in enumerate(hooks) if always]
-    expected = ([("forward", 1, {})] + [(tag, (1,), None) for tag in ran],
+    expected = (("ValueError", "forward failed"), [("forward", 1, {})] + [(tag, (1,), None) for tag in ran],
                 sum(always and fails for always, fails in hooks))
-    program = Program(lines(*body))
-    with program as ns, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        expect_error((ValueError, "forward failed"), lambda: ns["root"](1), call="root(1)", graph=program)
-    silenced = sum(issubclass(w.category, UserWarning) and SILENCED in str(w.message) for w in caught)
-    expect_equal((ns["root"].log, silenced), expected, graph=program,
-                 call="import warnings\nwarnings.simplefilter('always')\ntry:\n    root(1)\nexcept ValueError:\n    pass\n"
-                      "print(root.log)  # then: the number of silenced-exception UserWarnings")
+    with program(*body) as h:
+        error, log, messages = h.run(CALL_RECORDING_WARNINGS)
+    # (the exception root(1) raised, root.log, the number of silenced-exception UserWarnings)
+    expect_equal((error, log, sum(SILENCED in m for m in messages)), expected, h)
 
 
 # -- call vs forward, nesting, handle as context manager --------------------------------------------
-def hook_calls(bp, i: int, hooked: bool = True) -> list[str]:
-    """Pre-hooks on the way down, forward hooks on the way up: a child's before its parent's."""
-    inner = [c for s in bp.nodes[i].slots_of("child") for c in hook_calls(bp, s.ref)]
-    return [f"pre n{i}"] * hooked + inner + [f"post n{i}"] * hooked
+# Hooks on every module, each logging (event, the live name it was registered under). The hooks
+# take what they use as default arguments, not as globals of the step: torch.compile resolves an
+# inlined function's globals through sys.modules[__name__], which is not the step's namespace.
+HOOK_EACH = lines(
+    "log = []",
+    "handles = {}",
+    "for name in names:",
+    "    m = root.get_submodule(name)",
+    "    handles[name] = (m.register_forward_pre_hook(lambda m, args, name=name, log=log: log.append(('pre', name))),",
+    "                     m.register_forward_hook(lambda m, args, out, name=name, log=log: log.append(('post', name))))",
+)
+# Graphs whose root takes x (model_hooks [F4]), built with a generated forward (``forward=True``)
+# whatever the backend: a wrapper wraps (and traces, or scripts) the graph with its forward, as
+# its users' models have one, and the hooks are registered through the wrapper. Sequential-only
+# graphs (an empty Sequential is the identity) nest calls without any generated class.
+FORWARD_GRAPHS = blueprints().filter(model_hooks.root_accepts)
+NESTED_GRAPHS = st.one_of(blueprints(kinds=("Sequential",), none_slots=False), FORWARD_GRAPHS)
+CALL = "root(torch.zeros(1))"
+
+
+def live_names(h, nodes) -> list[str]:
+    """The live names (through the backend's name map) of blueprint nodes, for steps to reach them by."""
+    return [h.names.live(h.paths[i]) for i in nodes]
+
+
+def model_events(h, log) -> list[tuple[str, str]]:
+    """``[(event, live name)]`` in model names; events of the wrapper's own modules dropped."""
+    out = []
+    for what, name in log:
+        mapped = "<not in the graph>" if name is None else h.names.model(name)
+        if mapped is not None:
+            out.append((what, mapped))
+    return out
+
+
+def hooked_events(h, kept=None, *, glob: bool = False, tags=("",)) -> list[tuple[str, str]]:
+    """Model: ``model_hooks.hook_events`` as ``(event + tag, model path)``: pre-hooks as calls
+    begin, forward hooks as they return (a child's between its parent's), once per call. At each
+    call the global hook fires first (``glob``: logged as ``gpre``/``gpost``), then the module's
+    own hooks whose ``(node, tag)`` is in ``kept`` (default: all), in registration order."""
+    out = []
+    for what, i in model_hooks.hook_events(h.blueprint):
+        out += [("g" + what, h.paths[i])] * glob
+        out += [(what + tag, h.paths[i]) for tag in tags if kept is None or (i, tag) in kept]
+    return out
 
 
 @invariant("hooks.call_vs_forward_nested_ctx")
+@needs("hooks", "forward")
 @given(data=st.data())
 def test_call_runs_hooks_forward_does_not(data, backend):
-    # Sequential-only graphs: an empty Sequential is the identity, so every node has a forward.
-    g = backend.build(data.draw(blueprints(kinds=("Sequential",), none_slots=False), label="blueprint"))
-    how = data.draw(st.sampled_from(["root(1)", "root.forward(1)"]), label="call")
-    call = (
-        "log = []\n"
-        f"for name in {[f'n{i}' for i in g.blueprint.reachable()]}:\n"
-        "    globals()[name].register_forward_pre_hook(lambda m, a, name=name: log.append('pre ' + name))\n"
-        "    globals()[name].register_forward_hook(lambda m, a, o, name=name: log.append('post ' + name))\n"
-        f"{how}\nprint(log)"
-    )
-    exec(call.replace("print(log)", ""), g.namespace)
-    expect_equal(g.namespace["log"], hook_calls(g.blueprint, g.blueprint.root, hooked=how == "root(1)"),
-                 call=call, graph=g)
+    h = draw_graph(data, backend, NESTED_GRAPHS, forward=True)
+    how = data.draw(st.sampled_from(["root(torch.zeros(1))", "root.forward(torch.zeros(1))"]), label="call")
+    with removing_handles(h):
+        expect_no_error(h, HOOK_EACH, names=live_names(h, h.paths))
+        expect_no_error(h, how)
+        actual = model_events(h, h.run("log"))
+    # Model: root.forward runs the object under test's forward without its hooks; the modules it
+    # calls run theirs. A wrapper (the model's root at a prefixed name) is the object under test:
+    # its forward calls the model's root as a module, hooks and all.
+    skipped = h.paths[h.blueprint.root] if how.startswith("root.forward") and h.names.live("") == "" else None
+    expected = [e for e in hooked_events(h) if e[1] != skipped]
+    expect_equal(actual, expected, h)
 
 
 @invariant("hooks.call_vs_forward_nested_ctx")
+@needs("hooks", "forward")
 def test_handle_as_context_manager_removes_hook():
-    program = Program(lines("root = Identity()", "with root.register_forward_hook(logger('h')):", "    root(1)", "root(2)"))
-    with program as ns:
-        actual = [entry[0] for entry in ns["root"].log]
-    expect_equal(actual, ["forward", "h", "forward"], graph=program, call="print([entry[0] for entry in root.log])")
+    with program("root = Identity()") as h:
+        actual = h.run("with root.register_forward_hook(logger('h')):\n    root(1)\nroot(2)\n"
+                       "[entry[0] for entry in root.log]")
+    expect_equal(actual, ["forward", "h", "forward"], h)
+
+
+# -- forward hooks on generated graphs ---------------------------------------------------------------
+@invariant("hooks.fire_per_call")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_hooks_fire_per_call(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    calls = data.draw(st.integers(1, 2), label="calls")
+    with removing_handles(h):
+        expect_no_error(h, HOOK_EACH, names=live_names(h, h.paths))
+        for _ in range(calls):
+            expect_no_error(h, CALL)
+        actual = model_events(h, h.run("log"))
+    expect_equal(actual, hooked_events(h) * calls, h,
+                 problem="forward pre-hooks and forward hooks do not fire once per call, in the model's call order")
+
+
+# Global pre/post hooks logging (event, the module's first live name), before module hooks on ``names``.
+GLOBAL_AND_EACH = lines(
+    "from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook",
+    "live = {id(m): name for name, m in root.named_modules()}",
+    "log = []",
+    "gpre = register_module_forward_pre_hook(lambda m, args, log=log, live=live: log.append(('gpre', live.get(id(m)))))",
+    "gpost = register_module_forward_hook(lambda m, args, out, log=log, live=live: log.append(('gpost', live.get(id(m)))))",
+) + HOOK_EACH.partition("log = []\n")[2]
+
+
+@invariant("hooks.global_fire_per_call")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_global_hooks_fire_per_call(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    hooked = data.draw(st.sets(st.sampled_from(sorted(h.paths))), label="nodes with module hooks")
+    with removing_handles(h):
+        expect_no_error(h, GLOBAL_AND_EACH, names=live_names(h, sorted(hooked)))
+        expect_no_error(h, CALL)
+        actual = model_events(h, h.run("log"))
+    expect_equal(actual, hooked_events(h, {(i, "") for i in hooked}, glob=True), h,
+                 problem="global forward hooks do not fire once per call of every module, before the module's hooks")
+
+
+# Two forward pre-hooks and two forward hooks on every module (tags '' and '+'), and global hooks
+# when ``glob``: each logs (event + tag, the module's live name).
+HOOK_EACH_TWICE = lines(
+    "from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook",
+    "live = {id(m): name for name, m in root.named_modules()}",
+    "log = []",
+    "if glob:",
+    "    gpre = register_module_forward_pre_hook(lambda m, args, log=log, live=live: log.append(('gpre', live.get(id(m)))))",
+    "    gpost = register_module_forward_hook(lambda m, args, out, log=log, live=live: log.append(('gpost', live.get(id(m)))))",
+    "handles = {}",
+    "for name in names:",
+    "    m = root.get_submodule(name)",
+    "    for tag in ('', '+'):",
+    "        handles[name, tag] = (",
+    "            m.register_forward_pre_hook(lambda m, args, name=name, tag=tag, log=log: log.append(('pre' + tag, name))),",
+    "            m.register_forward_hook(lambda m, args, out, name=name, tag=tag, log=log: log.append(('post' + tag, name))))",
+)
+REMOVE = lines(
+    "for key in removed:",
+    "    for handle in handles[key]:",
+    "        handle.remove()",
+    "        handle.remove()  # a second remove() is a no-op",
+)
+
+
+@invariant("hooks.removed_handle_silent")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_removed_hooks_stop(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    pairs = [(i, tag) for i in sorted(h.paths) for tag in ("", "+")]
+    removed = data.draw(st.sets(st.sampled_from(pairs)), label="(node, tag) of the hook pairs removed")
+    glob = data.draw(st.sampled_from(["none", "kept", "removed"]), label="global hooks")
+    with removing_handles(h):
+        expect_no_error(h, HOOK_EACH_TWICE, names=live_names(h, sorted(h.paths)), glob=glob != "none")
+        expect_no_error(h, CALL)
+        expect_no_error(h, REMOVE + ("gpre.remove()\ngpost.remove()\n" if glob == "removed" else ""),
+                        removed=[(h.names.live(h.paths[i]), tag) for i, tag in sorted(removed)])
+        expect_no_error(h, CALL)
+        actual = model_events(h, h.run("log"))
+    # Model: the first call fires every hook; the second only those not removed.
+    tags = ("", "+")
+    expected = (hooked_events(h, glob=glob != "none", tags=tags)
+                + hooked_events(h, set(pairs) - removed, glob=glob == "kept", tags=tags))
+    expect_equal(actual, expected, h, problem="a removed hook still fires, or removing one stops another")
 
 
 # -- full backward hooks ----------------------------------------------------------------------------
+GRADS = "[([None if t is None else t.tolist() for t in gi], [t.tolist() for t in go]) for gi, go in grads]"
+
+
 @invariant("hooks.backward_full_and_mixing")
+@needs("hooks", "forward")
 @given(requires_grad=st.booleans())
 def test_full_backward_hook_grad_input(requires_grad):
-    program = Program(lines(
-        "root = nn.Linear(2, 1)",
-        "grads = []",
-        "root.register_full_backward_hook(lambda m, gi, go: grads.append((gi, go)))",
-        f"x = torch.ones(1, 2, requires_grad={requires_grad})",
-        "root(x).sum().backward()",
-    ))
-    with warnings.catch_warnings():  # the documented "fires on outputs" case warns
-        warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
-        with program as ns:
-            grads = ns["grads"]
+    weight = [[2.0, -3.0]]
+    with program("root = nn.Linear(2, 1)",
+                 "with torch.no_grad():",
+                 f"    root.weight.copy_(torch.tensor({weight}))",
+                 "grads = []",
+                 "root.register_full_backward_hook(lambda m, gi, go: grads.append((gi, go)))") as h:
+        with warnings.catch_warnings():  # the documented "fires on outputs" case warns
+            warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
+            actual = h.run(f"x = torch.ones(1, 2, requires_grad=requires_grad)\nroot(x).sum().backward()\n{GRADS}",
+                           requires_grad=requires_grad)
     # Model: one call; grad_output is d(sum)/d(out) = ones(1, 1); grad_input is None when the
     # input needs no grad, else d(sum)/dx = the weight row.
-    actual = [([None if t is None else t.tolist() for t in gi], [t.tolist() for t in go]) for gi, go in grads]
-    weight = ns["root"].weight.detach().tolist()
     expected = [([weight if requires_grad else None], [[[1.0]]])]
-    expect_equal(actual, expected, graph=program, call="print(grads)")
+    expect_equal(actual, expected, h)
 
 
 @invariant("hooks.backward_full_and_mixing")
+@needs("hooks", "forward")
 @given(k=st.integers(-3, 3), n=st.integers(1, 3))
 def test_full_backward_hook_none_for_non_tensors(k, n):
-    program = Program(lines(
-        "root = Scale()",
-        "grads = []",
-        "root.register_full_backward_hook(lambda m, gi, go: grads.append((gi, go)))",
-        f"out, k = root(torch.ones({n}, requires_grad=True), {k})",
-        "out.sum().backward()",
-    ))
-    with program as ns:
-        grads = ns["grads"]
+    with program("root = Scale()",
+                 "grads = []",
+                 "root.register_full_backward_hook(lambda m, gi, go: grads.append((gi, go)))") as h:
+        actual = h.run("out, k = root(torch.ones(n, requires_grad=True), k)\nout.sum().backward()\n"
+                       "[tuple(tuple(None if t is None else t.tolist() for t in ts) for ts in pair) for pair in grads]",
+                       n=n, k=k)
     # Model: the tensor entries are d(sum)/dx = k and d(sum)/d(out) = 1; the int entries None.
-    actual = [tuple(tuple(None if t is None else t.tolist() for t in ts) for ts in pair) for pair in grads]
-    expect_equal(actual, [(([float(k)] * n, None), ([1.0] * n, None))], graph=program, call="print(grads)")
+    expect_equal(actual, [(([float(k)] * n, None), ([1.0] * n, None))], h)
 
 
 @invariant("hooks.backward_full_and_mixing")
+@needs("hooks")
 def test_mixing_regular_and_full_backward_hooks_raises():
-    program = Program(lines("root = nn.Linear(2, 1)", "root.register_full_backward_hook(lambda m, gi, go: None)"))
-    with program as ns:
-        expect_raises(RuntimeError, lambda: ns["root"].register_backward_hook(lambda m, gi, go: None), graph=program,
-                      match="Cannot use both regular backward hooks and full backward hooks on a single Module.",
-                      call="root.register_backward_hook(lambda m, gi, go: None)")
+    with program("root = nn.Linear(2, 1)", "root.register_full_backward_hook(lambda m, gi, go: None)") as h:
+        expect_raises(h, "root.register_backward_hook(lambda m, gi, go: None)", RuntimeError,
+                      match="Cannot use both regular backward hooks and full backward hooks on a single Module.")
 
 
 # -- registration hooks -----------------------------------------------------------------------------
@@ -319,35 +462,26 @@ KINDS = ("parameter", "buffer", "module")
 RECORD_PRELUDE = (
     "import torch\nfrom torch.nn.modules import module as module_mod\n"
     "fired = []\n"
-    f"for kind in {KINDS}:\n"
-    "    getattr(module_mod, f'register_module_{kind}_registration_hook')(\n"
-    "        lambda m, name, value, kind=kind: fired.append((kind, m, name, value)))\n"
+    f"record_handles = [getattr(module_mod, f'register_module_{{kind}}_registration_hook')(\n"
+    "    lambda m, name, value, kind=kind: fired.append((kind, m, name, value))) for kind in "
+    f"{KINDS}]\n"
 )
 KIND = {"param": "parameter", "buffer": "buffer", "child": "module"}
-
-
-class Recorded:
-    """Reproducer for a graph built under recording hooks: the hooks go in first."""
-
-    def __init__(self, g):
-        self.g = g
-
-    def repro(self, call: str) -> str:
-        return RECORD_PRELUDE + self.g.repro(call)
 
 
 @contextmanager
 def recording():
     """The three global registration hooks, appending (kind, module, name, value) to the list
-    yielded; removed on exit, since they are process-wide state."""
+    yielded (as ``RECORD_PRELUDE`` does in the reproducer); removed on exit, since they are
+    process-wide state."""
     fired = []
     handles = [getattr(module_mod, f"register_module_{kind}_registration_hook")(
         lambda m, name, value, kind=kind: fired.append((kind, m, name, value))) for kind in KINDS]
     try:
         yield fired
     finally:
-        for h in handles:
-            h.remove()
+        for handle in handles:
+            handle.remove()
 
 
 def expected_registrations(bp) -> list[tuple[str, str, str, str]]:
@@ -361,29 +495,38 @@ def expected_registrations(bp) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def wrapper_owned(h) -> set[int]:
+    """Ids of the modules that are the wrapper's own (no model name: a DDP or compile wrapper)."""
+    return {id(m) for name, m in h.root.named_modules() if h.names.model(name) is None}
+
+
 @invariant("hooks.registration_hooks")
+@needs("hooks")
 @given(data=st.data())
 def test_registration_hooks_fire_for_every_registration(data, backend):
     # No built-in layers: their constructors register members the blueprint does not list.
     kinds = ("Module", "ExtraState", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict")
-    bp = data.draw(blueprints(kinds=kinds, none_slots=False), label="blueprint")
     with recording() as fired:
-        g = backend.build(bp)
-    actual = [(kind, g.label(m), name, g.label(value)) for kind, m, name, value in fired]
-    expect_equal(actual, expected_registrations(bp), graph=Recorded(g),
-                 call="print([(kind, name) for kind, m, name, value in fired])")
+        h = draw_graph(data, backend, blueprints(kinds=kinds, none_slots=False))
+    # The reproducer records from the start, as the build ran: RECORD_PRELUDE binds ``fired``.
+    h = dataclasses.replace(h, program=RECORD_PRELUDE + h.program)
+    h.namespace["fired"] = fired
+    events = h.run("[(kind, m, name, value) for kind, m, name, value in fired]")
+    # A wrapper registering its own members (DDP's ``module``) is the wrapper's, not the model's.
+    own = wrapper_owned(h)
+    actual = [(kind, h.label(m), name, h.label(value)) for kind, m, name, value in events if id(m) not in own]
+    expect_equal(actual, expected_registrations(h.blueprint), h)
 
 
 @invariant("hooks.registration_hooks")
+@needs("hooks")
 @pytest.mark.parametrize("kind, statement", [
     ("parameter", "root.register_parameter('x', None)"),
     ("buffer", "root.register_buffer('x', None)"),
     ("module", "root.add_module('x', None)"),
 ], ids=["parameter", "buffer", "module"])
 def test_registration_hooks_fire_for_none(kind, statement):
-    with recording() as fired:
-        root = torch.nn.Module()
-        exec(statement, {"root": root})
-    expect_equal([(k, name, value) for k, m, name, value in fired if m is root], [(kind, "x", None)],
-                 call=RECORD_PRELUDE + f"root = torch.nn.Module()\n{statement}\nprint([(k, n, v) for k, m, n, v in fired])")
-
+    h = script(RECORD_PRELUDE + "root = torch.nn.Module()")
+    with removing_handles(h):
+        actual = h.run(f"{statement}\n[(k, n, v) for k, m, n, v in fired if m is root]")
+    expect_equal(actual, [(kind, "x", None)], h)

@@ -1,0 +1,178 @@
+"""The reference model of a generated ``forward`` and of the hooks that fire around it.
+
+Pure functions of a :class:`~strategies.blueprint.Blueprint`; nothing here imports torch.
+``conformance.forward`` renders the forward these rules describe, so the rules are the
+contract both sides meet: the renderer writes code from them, and the tests observe the live
+graph (hooks, gradients, the tensors a call reads) and compare with them.
+
+Rules of the generated forward (``forward(self, x)``, ``x`` a float32 tensor of shape ``(1,)``,
+the result the same):
+
+- [F1] A ``Module``/``ExtraState`` node is an instance of a generated class. Its forward goes
+  through the node's slots in registration order: a parameter or buffer is *touched*
+  (``x = x + member.to(x).sum()``), a child is *used* (below); ``None`` slots and plain
+  (unregistered) tensor attributes are skipped. A module registered under two names is used
+  once per registration.
+- [F2] Using a child: a generated-class node is called (``x = child(x)``); a ``Sequential`` is
+  called as a module when it *accepts* ``x`` (every slot holds a module that accepts ``x``:
+  a generated class or such a ``Sequential``; an empty one is the identity), otherwise its
+  modules are used one by one, in order; ``ModuleList``/``ModuleDict`` use their modules in
+  order; ``ParameterList``/``ParameterDict`` touch their parameters in order; a built-in layer
+  is called with a zero input when ``layer_called`` (and the members the call may leave unread
+  are touched after it), otherwise each of its non-None members is touched.
+- [F3] A built-in layer is called when its members are as its constructor makes them: every
+  member (``strategies.layers.LAYERS``) non-None but an optional bias, of the documented shape,
+  the fixed-dtype ones (``num_batches_tracked``) of their dtype and all the floating ones of one
+  floating dtype; and BatchNorm1d has at least one feature (``BatchNorm1d(0)`` raises on any
+  input). A tie or a member assignment that breaks this makes the call invalid for some draws
+  (mixed dtypes: ``expected scalar type Float but found Double``; other shapes), so the layer is
+  only touched. The input (``LAYER_INPUTS``) is ``<first member>.new_zeros(shape)``: its dtype
+  and device follow the layer's, so it stays valid after ``.double()``/``.half()``/``.to()``.
+- [F4] The object under test is callable with ``x`` only when the root accepts ``x``
+  (``root_accepts``): a generated class or an accepting ``Sequential``. Roots of other kinds
+  (``ModuleList``, ``ModuleDict``, parameter containers, a one-node blueprint whose root is a
+  layer) have no forward of that signature.
+
+Hooks (invariants ``hooks.fire_per_call``, ``hooks.global_fire_per_call``,
+``hooks.removed_handle_silent``): a forward pre-hook fires when a module's call begins and a
+forward hook when it returns, once per call, so ``hook_events`` is the call tree walked with
+``pre`` on the way down and ``post`` on the way up; global hooks see the same events.
+"""
+from __future__ import annotations
+
+from strategies.blueprint import Blueprint
+from strategies.layers import LAYERS
+
+GENERATED = ("Module", "ExtraState")  # kinds rendered as generated classes [F1]
+ITERATED = ("ModuleList", "ModuleDict")  # no forward: their modules are used in order [F2]
+PARAMETER_CONTAINERS = ("ParameterList", "ParameterDict")  # their parameters are touched [F2]
+
+# Layer kind -> (name of the member the zero input is made from, input shape from the layer's
+# constructor arguments, input dtype: None = the member's, else a fixed dtype name) [F3].
+LAYER_INPUTS = {
+    "Linear": ("weight", lambda a: (a[0],), None),  # unbatched (in_features,)
+    "Conv2d": ("weight", lambda a: (a[0], a[2], a[2]), None),  # unbatched (C_in, k, k)
+    "BatchNorm1d": ("weight", lambda a: (2, a[0]), None),  # a batch of 2: training mode needs >1 value
+    "Embedding": ("weight", lambda a: (1,), "int64"),  # one index, 0
+    "LSTM": ("weight_ih_l0", lambda a: (1, a[0]), None),  # unbatched (L=1, input_size); output [0]
+    "LayerNorm": ("weight", lambda a: (a[0],), None),
+}
+# Layer kind -> members its call may leave unread (BatchNorm1d reads num_batches_tracked in
+# training mode only): touched after the call, so every member is touched in every mode [F2].
+UNREAD_BY_CALL = {"BatchNorm1d": ("num_batches_tracked",)}
+# The call's value is its output, or this element of it (LSTM returns (output, (h, c))).
+LAYER_OUTPUT_INDEX = {"LSTM": 0}
+
+
+def layer_called(bp: Blueprint, i: int) -> bool:
+    """[F3] Whether layer node ``i`` is called (else only its members are touched)."""
+    node = bp.nodes[i]
+    layer = LAYERS[node.kind]
+    args = node.args[: len(layer.arg_names)]
+    if node.kind == "BatchNorm1d" and args[0] < 1:
+        return False
+    refs = {s.name: s.ref for s in node.slots}
+    floating = set()
+    for member in layer.members:
+        ref = refs.get(member.name)
+        if ref is None:
+            if member.optional:
+                continue
+            return False
+        spec = bp.tensors[ref]
+        if spec.shape != tuple(member.shape(args)):
+            return False
+        if member.dtype is not None:
+            if spec.dtype != member.dtype:
+                return False
+        elif spec.floating:
+            floating.add(spec.dtype)
+        else:
+            return False
+    return len(floating) <= 1
+
+
+def accepts(bp: Blueprint, i: int) -> bool:
+    """[F2] Whether node ``i`` maps ``x`` to ``x`` when called as a module."""
+    node = bp.nodes[i]
+    if node.kind in GENERATED:
+        return True
+    if node.kind == "Sequential":
+        return all(s.ref is not None and accepts(bp, s.ref) for s in node.slots)
+    return False
+
+
+def root_accepts(bp: Blueprint) -> bool:
+    """[F4] Whether ``root(x)`` is defined for this blueprint."""
+    return accepts(bp, bp.root)
+
+
+def members(bp: Blueprint, i: int) -> list[tuple[str, int]]:
+    """A node's non-None parameters and buffers, in slot order: what touching it reads."""
+    return [(s.name, s.ref) for s in bp.nodes[i].slots if s.kind in ("param", "buffer") and s.ref is not None]
+
+
+def _use(bp: Blueprint, i: int, out: list) -> None:
+    """[F2] The events of using node ``i`` from its parent."""
+    node = bp.nodes[i]
+    if node.kind in GENERATED or (node.kind == "Sequential" and accepts(bp, i)):
+        _call(bp, i, out)
+    elif node.kind in ("Sequential",) + ITERATED:
+        for s in node.slots:
+            if s.ref is not None:
+                _use(bp, s.ref, out)
+    elif node.kind in PARAMETER_CONTAINERS:
+        out.extend(("touch", ref) for _, ref in members(bp, i))
+    elif node.kind in LAYERS:
+        if layer_called(bp, i):
+            out.append(("pre", i))
+            out.extend(("touch", ref) for _, ref in members(bp, i))
+            out.append(("post", i))
+        else:
+            out.extend(("touch", ref) for _, ref in members(bp, i))
+    else:
+        raise ValueError(f"node kind {node.kind!r} has no forward rule")
+
+
+def _call(bp: Blueprint, i: int, out: list) -> None:
+    """[F1]/[F2] The events of calling node ``i`` as a module (it accepts ``x``)."""
+    node = bp.nodes[i]
+    out.append(("pre", i))
+    for s in node.slots:
+        if s.ref is None or s.kind == "plain":
+            continue
+        if s.kind == "child":
+            _use(bp, s.ref, out)
+        else:
+            out.append(("touch", s.ref))
+    out.append(("post", i))
+
+
+def events(bp: Blueprint) -> list[tuple[str, int]]:
+    """``root(x)`` as a list of events: ``('pre', node)`` when a module's call begins,
+    ``('post', node)`` when it returns, ``('touch', tensor)`` when a member is read (a called
+    layer's members count as read by its call). The root must accept ``x`` [F4]."""
+    if not root_accepts(bp):
+        raise ValueError("the root has no forward taking x (see root_accepts)")
+    out: list[tuple[str, int]] = []
+    _call(bp, bp.root, out)
+    return out
+
+
+def call_order(bp: Blueprint) -> list[int]:
+    """The modules ``root(x)`` calls, in the order the calls begin (a module once per call)."""
+    return [i for what, i in events(bp) if what == "pre"]
+
+
+def hook_events(bp: Blueprint, hooked=None) -> list[tuple[str, int]]:
+    """(``hooks.fire_per_call``) The forward pre-hook (``'pre'``) and forward hook (``'post'``)
+    firings of ``root(x)`` when every module in ``hooked`` (default: all) has one of each: once
+    per call, pre-hooks as calls begin, forward hooks as they return (a child's before its
+    parent's)."""
+    return [(what, i) for what, i in events(bp) if what != "touch" and (hooked is None or i in hooked)]
+
+
+def touched(bp: Blueprint) -> list[int]:
+    """Every tensor ``root(x)`` reads, each once, in first-read order: all non-None parameters
+    and buffers of every module it reaches (plain attributes are not members)."""
+    return list(dict.fromkeys(t for what, t in events(bp) if what == "touch"))
