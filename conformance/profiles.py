@@ -4,6 +4,8 @@
 ``release``: derandomized, many examples, for validating a release.
 ``dev``: random, with the example database, to hunt for new failures.
 ``debug``: verbose, few examples, to watch what is drawn.
+``survey``: as ``ci`` but failures are not shrunk: a fast first list of what fails on a new
+backend (pair it with ``--deviations-draft``).
 """
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
@@ -20,6 +22,8 @@ PROFILES = {
     "release": dict(derandomize=True, database=None, max_examples=400, phases=NO_EXPLAIN),
     "dev": dict(max_examples=100),
     "debug": dict(max_examples=10, verbosity=Verbosity.verbose, database=None),
+    "survey": dict(derandomize=True, database=None, max_examples=25, print_blob=False,
+                   phases=(Phase.explicit, Phase.reuse, Phase.generate)),
 }
 DEFAULT = "ci"
 
