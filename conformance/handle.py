@@ -63,6 +63,11 @@ class NameMap:
 IDENTITY = NameMap()
 
 
+def _attr(expr: str, name: str) -> str:
+    """``expr.name``, or ``getattr(expr, 'name')`` for a name that is not an identifier."""
+    return f"{expr}.{name}" if name.isidentifier() and not keyword.iskeyword(name) else f"getattr({expr}, {name!r})"
+
+
 @functools.lru_cache(maxsize=4096)
 def _compiled(code: str):
     """(statements, expression or None, transcript text) of one step, compiled once per text."""
@@ -128,9 +133,13 @@ class Handle:
         return self.module(self.paths[i])
 
     def module(self, path: str):
-        """The module at model path ``path``, looked up through the object under test."""
-        live = self.names.live(path)
-        return self.root.get_submodule(live) if live else self.root
+        """The module at model path ``path``, looked up through the object under test by
+        attribute, one name at a time (what ``get_submodule`` documents; ScriptModules do not
+        implement ``get_submodule``, and that API is checked by its own tests)."""
+        obj = self.root
+        for part in filter(None, self.names.live(path).split(".")):
+            obj = getattr(obj, part)
+        return obj
 
     def tensor(self, i: int):
         """Tensor ``i`` as the object under test holds it (at its first path), or None when no
@@ -145,15 +154,15 @@ class Handle:
         """Source text that reaches tensor ``i`` through ``root`` (for steps)."""
         kind, name = self.tensor_paths[i]
         owner, _, attr = name.rpartition(".")
-        if attr.isidentifier() and not keyword.iskeyword(attr):
-            return f"{self.node_ref(owner)}.{attr}"
-        return f"getattr({self.node_ref(owner)}, {attr!r})"
+        return _attr(self.node_ref(owner), attr)
 
     def node_ref(self, path_or_index) -> str:
         """Source text that reaches a module (a model path, or a node index) through ``root``."""
         path = self.paths[path_or_index] if isinstance(path_or_index, int) else path_or_index
-        live = self.names.live(path)
-        return f"root.get_submodule({live!r})" if live else "root"
+        text = "root"
+        for part in filter(None, self.names.live(path).split(".")):
+            text = _attr(text, part)
+        return text
 
     # -- labels --------------------------------------------------------------------------------
     def labels(self) -> dict[int, str]:
