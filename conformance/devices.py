@@ -6,7 +6,10 @@ Note [devices]
 ``cuda``, ``cuda:N``, ``xpu``, ``xpu:N``, ``mps`` or the name of a PrivateUse1 backend. The default
 is every device the suite knows: those present run, the others are listed in the report header as
 not present and their tests skip with that reason. A device asked for explicitly that is absent is
-a usage error, so a misconfigured GPU runner cannot pass green.
+a usage error, so a misconfigured GPU runner cannot pass green; so is an empty name (``--device ""``,
+``,``, ``cpu,,meta``), an index on cpu or meta, a non-numeric index, ``nnsim:1`` or ``mps:1`` (one
+device each) and ``privateuseone`` (PrivateUse1 with no backend named). A list that leaves a
+parameter empty (``--device cpu``: no pair, no move target) runs, and those tests skip saying so.
 
 Tests ask for one of three direct parameters (not fixtures, so Hypothesis sees no function-scoped
 fixture): ``device`` (a move target other than cpu), ``data_device`` (a device that holds data:
@@ -187,19 +190,24 @@ def worker_index() -> int:
 
 
 def absent_reason(name: str) -> str | None:
-    """None when ``name`` is present here, else why it is not."""
-    kind, _, index = name.partition(":")
+    """None when ``name`` is present here, else why it is not (never raises)."""
+    kind, colon, index = name.partition(":")
+    if colon and not index.isdigit():
+        return f"unknown device {name!r} (an index is a number: cuda:0)"
     if kind in ("cpu", "meta"):
-        return None if not index else f"{name}: cpu and meta take no index"
+        return None if not colon else f"{name}: cpu and meta take no index"
+    if kind in (SIM, "mps") and colon and index != "0":
+        return f"{name}: {kind} has one device, {kind}:0"
     if kind == SIM:
         return simulated_accelerator()
     if kind == "mps":
         return None if torch.backends.mps.is_available() else "mps: not available on this machine"
+    if kind == "privateuseone":
+        return ("privateuseone: no PrivateUse1 backend is registered under that name (name an out-of-tree "
+                "backend loaded with --device-plugin, or nnsim)")
     if kind == "cuda" and not torch.backends.cuda.is_built():
         return "cuda: this torch is built without CUDA"
     if kind in ("cuda", "xpu"):
-        if index and not index.isdigit():
-            return f"unknown device {name!r}"
         count = _count(kind)
         env = os.environ.get("CUDA_VISIBLE_DEVICES") if kind == "cuda" else None
         visible = f" (CUDA_VISIBLE_DEVICES={env!r})" if env is not None else ""
@@ -207,8 +215,20 @@ def absent_reason(name: str) -> str | None:
             return f"{name}: {count} {kind} device(s) visible{visible}"
         return None
     if kind == torch._C._get_privateuse1_backend_name():
-        return None if getattr(torch, kind).is_available() else f"{kind}: PrivateUse1 backend not available"
+        return _privateuse1_reason(kind)
     return f"unknown device {name!r}"
+
+
+def _privateuse1_reason(kind: str) -> str | None:
+    """An out-of-tree PrivateUse1 backend: its ``torch.<name>`` module says, else a one-element tensor."""
+    module = getattr(torch, kind, None)
+    try:
+        if module is not None and hasattr(module, "is_available"):
+            return None if module.is_available() else f"{kind}: PrivateUse1 backend not available"
+        torch.empty(1, device=kind)
+        return None
+    except Exception as exc:  # noqa: BLE001 - whatever the backend raises, it is not usable here
+        return f"{kind}: PrivateUse1 backend not usable ({type(exc).__name__}: {exc})"
 
 
 def resolve(name: str) -> str:
@@ -241,11 +261,21 @@ def pytest_addoption(parser):
         help=f"comma list of devices to test moves on (default: every device present): {', '.join(KNOWN)}, cuda:N, ...")
 
 
+def parse(option: str | None) -> list[str]:
+    """The names ``--device`` lists (every known device when not given); a usage error when one is empty."""
+    if option is None:
+        return known_devices()
+    names = [n.strip() for n in option.split(",")]
+    if not all(names):
+        raise pytest.UsageError(f"--device {option!r}: empty device name in the list; give a comma list of "
+                                f"{', '.join(known_devices())}, cuda:N, ... (leave --device out for every device present)")
+    return list(dict.fromkeys(names))
+
+
 def pytest_configure(config):
     option = config.getoption("device")
-    names = [n.strip() for n in option.split(",") if n.strip()] if option else known_devices()
-    selected = [(name, absent_reason(name)) for name in dict.fromkeys(names)]
-    if option:
+    selected = [(name, absent_reason(name)) for name in parse(option)]
+    if option is not None:
         missing = [f"{name} ({reason})" for name, reason in selected if reason]
         if missing:
             present = [n for n in known_devices() if absent_reason(n) is None]
@@ -279,24 +309,39 @@ def _pairs(selected):
     return pairs
 
 
+NONE_SELECTED = {  # what a parameter needs, for the skip reason when --device selects none of it
+    "device": "no move target: --device {option!r} names no device other than cpu",
+    "data_device": "no device that holds data: --device {option!r} names only meta",
+    "device_pair": "no device pair to move between: --device {option!r} names no accelerator (nnsim, cuda, ...)",
+}
+
+
+def _or_skip(name, params, metafunc):
+    """An empty list becomes one skipped parameter that says why (pytest's own empty set crashes here)."""
+    if params:
+        return params
+    reason = NONE_SELECTED[name].format(option=metafunc.config.getoption("device"))
+    return [pytest.param(None, marks=[pytest.mark.skip(reason=reason)], id="none")]
+
+
 def pytest_generate_tests(metafunc):
     selected = metafunc.config.stash.get(_SELECTED, [])
     if "device" in metafunc.fixturenames:
         params = [_param(resolve(n), [r], n) for n, r in selected if n != "cpu"]
-        metafunc.parametrize("device", params)
+        metafunc.parametrize("device", _or_skip("device", params, metafunc))
     if "data_device" in metafunc.fixturenames:
         params = [_param(resolve(n), [r], n) for n, r in selected if n != "meta"]
-        metafunc.parametrize("data_device", params)
+        metafunc.parametrize("data_device", _or_skip("data_device", params, metafunc))
     if "device_pair" in metafunc.fixturenames:
         params = [_param(tuple(resolve(d) for d in pair), reasons, "-".join(pair)) for pair, reasons in _pairs(selected)]
-        metafunc.parametrize("device_pair", params)
+        metafunc.parametrize("device_pair", _or_skip("device_pair", params, metafunc))
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         for key in ("device", "data_device"):
-            if key in params:
+            if isinstance(params.get(key), str):
                 item.user_properties.append(("device", params[key]))
-        if "device_pair" in params:
+        if isinstance(params.get("device_pair"), tuple):
             item.user_properties.append(("device", "->".join(params["device_pair"])))

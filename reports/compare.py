@@ -9,9 +9,7 @@ regressed, 1 on a regression, 2 when an input cannot be read or is not a report 
 """
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from reports import schema
 from reports.render import md_cell, md_inline
@@ -25,17 +23,9 @@ class InputError(Exception):
 
 def load(path: str) -> dict:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the file ({exc})") from None
-    try:
-        return schema.validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: not valid JSON (nested too deeply)") from None
-    except schema.SchemaError as exc:
-        raise InputError(f"{path}: wrong schema: {exc}") from None
+        return schema.read(path)
+    except schema.ReadError as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 def _dev(row) -> str | None:

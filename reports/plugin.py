@@ -8,12 +8,29 @@ Where things happen (see ``reports/schema.md`` for the output):
   reach it through ``pytest_runtest_logreport`` with their ``user_properties``, so ``-n 2``
   yields the same rows as one process. A worker that dies mid-test reaches it as xdist's crash
   report, which becomes an ``error`` row;
-* the controller checkpoints ``report.json`` (marked incomplete) while the run goes on, writes
-  all files at the end, and turns SIGTERM into a KeyboardInterrupt so that a terminated run
-  still ends through ``pytest_sessionfinish`` and writes a report marked incomplete.
+* the controller checkpoints the report while the run goes on (the first checkpoint writes all
+  three files, marked "run in progress", so that a run killed with SIGKILL leaves no earlier run's
+  green ``report.md``/``.html`` behind; later ones only ``report.json``), writes all files at the
+  end, and turns SIGINT and SIGTERM into a stop request (Note [stop requests]).
 
 A report is written when the run holds conformance tests (rows with an invariant) or when
 ``--report-dir`` is given; running only the project's own tests leaves ``reports/out`` alone.
+A ``--report-dir`` that cannot be written (or ``--report-dir ""``) is a usage error before any
+test runs; so is an unwritable default folder once conformance tests are collected in one
+process (under xdist the controller sees no items: there it is reported like any write failure).
+A write that fails later (a checkpoint, the final files, ``GITHUB_STEP_SUMMARY``) is reported on
+the terminal and never aborts the run or changes its exit status.
+
+Note [stop requests]
+~~~~~~~~~~~~~~~~~~~~
+The handler records the signal, asks pytest to stop after the current test
+(``session.shouldstop``, and xdist's controller's own ``shouldstop``), and raises
+``KeyboardInterrupt`` to interrupt the current test at once. Python runs signal handlers between
+bytecodes of whatever runs at the time: inside a garbage-collection callback (Hypothesis keeps
+one) or a ``__del__`` the ``KeyboardInterrupt`` is swallowed, so the stop request alone must end
+the run: pytest then raises ``Interrupted`` at the next test, exit status 2. A later signal raises
+again until the run is ending (pytest handles the interrupt, or the report is being written),
+when it is ignored so the report is still written.
 """
 from __future__ import annotations
 
@@ -93,6 +110,8 @@ def _now() -> str:
 class Controller:
     def __init__(self, config):
         self.config = config
+        self.folder_problem = self._check_folder()  # raises UsageError for an unusable --report-dir
+        self.folder_problem_raised = False
         self.phases: dict[str, dict] = {}
         self.done: dict[str, dict] = {}
         self.collected: int | None = None
@@ -105,7 +124,26 @@ class Controller:
         self.written: list[Path] = []
         self.doc: dict | None = None
         self.old_handlers: dict = {}
+        self.session = None
+        self.unwinding = False  # the run is ending: a signal no longer raises
+        self.attempts = 0  # checkpoints tried
+        self.checkpoint_rows = 0  # rows in the last checkpoint tried
+        self.checkpointed = False  # a checkpoint has replaced the last run's .md/.html
+        self.failures: list[str] = []  # write failures already reported
+        self.not_written: str | None = None  # why the final report files are missing
+        self.summary_problem: str | None = None
         self._install_signal_handlers()
+
+    def _check_folder(self) -> str | None:
+        given = self.config.getoption("report_dir")
+        if self.config.getoption("collectonly"):
+            return None  # nothing will be written
+        if given is not None and not given.strip():
+            raise pytest.UsageError(f"--report-dir {given!r}: empty folder name; leave it out for {DEFAULT_DIR}")
+        problem = output.folder_problem(self.folder, create=given is not None)
+        if problem and given is not None:
+            raise pytest.UsageError(f"--report-dir {given!r}: cannot write report files there: {problem}")
+        return problem
 
     # signals ----------------------------------------------------------------------------------
     def _install_signal_handlers(self):
@@ -117,10 +155,35 @@ class Controller:
                 self.old_handlers[sig] = signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum, frame):
-        if self.signal_name is not None and signum == signal.SIGTERM:
-            return  # already stopping: let the report be written
-        self.signal_name = signal.Signals(signum).name
-        raise KeyboardInterrupt(f"received {self.signal_name}")
+        """See Note [stop requests]."""
+        name = signal.Signals(signum).name
+        self.signal_name = self.signal_name or name
+        self._request_stop()
+        if not self.unwinding:
+            raise KeyboardInterrupt(f"received {name}")
+
+    def _request_stop(self):
+        reason = f"interrupted by {self.signal_name}"
+        if self.session is not None and not self.session.shouldstop:
+            self.session.shouldstop = reason
+        dsession = self.config.pluginmanager.get_plugin("dsession")  # xdist's controller
+        if dsession is not None and not getattr(dsession, "shouldstop", True):
+            dsession.shouldstop = reason
+
+    def pytest_sessionstart(self, session):
+        self.session = session
+        if self.signal_name:  # a signal during configuration whose KeyboardInterrupt was swallowed
+            self._request_stop()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item):
+        """In one process: a stop request made before the first test (or lost in between) stops here."""
+        if self.signal_name:
+            raise item.session.Interrupted(f"interrupted by {self.signal_name}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo):
+        self.unwinding = True
 
     def pytest_unconfigure(self, config):
         for sig, handler in self.old_handlers.items():
@@ -143,10 +206,16 @@ class Controller:
         self.collected = len(session.items)
         self.conformance_seen = any(
             key == "invariant" for item in session.items for key, _ in item.user_properties)
+        if self.enabled and self.folder_problem:
+            self.folder_problem_raised = True
+            raise pytest.UsageError(f"the report folder {self.folder} cannot be written: {self.folder_problem}; "
+                                    f"give --report-dir DIR")
+        self._checkpoint()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
         self.collected = max(self.collected or 0, len(ids))
+        self._checkpoint()
 
     def pytest_collectreport(self, report):
         if report.failed:  # a module that does not import is an error row, not a silent gap
@@ -155,6 +224,8 @@ class Controller:
             self._finish(report.nodeid or "<collection>")
 
     def pytest_runtest_logreport(self, report):
+        if self.signal_name:  # re-assert a stop request made before xdist's loop began (it resets its flag)
+            self._request_stop()
         self.phases.setdefault(report.nodeid, {})[report.when] = report
         if rows.finished(self.phases[report.nodeid]):
             self._finish(report.nodeid)
@@ -164,9 +235,46 @@ class Controller:
             nodeid, self.phases.pop(nodeid), backend=self._backend(), registry=_registry(),
             deviation_of=self._deviation_of)
         self.conformance_seen |= row["invariant"] is not None  # under xdist, rows tell
-        if self.enabled and time.monotonic() - self.last_checkpoint > CHECKPOINT_SECONDS:
-            self.last_checkpoint = time.monotonic()
-            output.write_json(self._document(complete=False, reason="run in progress", exitstatus=None), self.folder)
+        self._checkpoint()
+
+    def _checkpoint(self):
+        """report.json marked "run in progress" (at most once a second); the first also .md/.html.
+
+        Best effort: a failure is reported once per distinct message and the run goes on."""
+        if not self.enabled or self.folder_problem_raised:
+            return
+        first_row = self.done and not self.checkpoint_rows  # the first row is always written at once
+        if self.attempts and not first_row and time.monotonic() - self.last_checkpoint <= CHECKPOINT_SECONDS:
+            return
+        self.attempts += 1
+        self.checkpoint_rows = len(self.done)
+        self.last_checkpoint = time.monotonic()
+        try:
+            doc = self._document(complete=False, reason="run in progress", exitstatus=None)
+            if self.checkpointed:
+                output.write_json(doc, self.folder)
+            else:
+                output.write_all(doc, self.folder)  # replaces the last run's .md/.html
+                self.checkpointed = True
+        except Exception as exc:  # noqa: BLE001 - a checkpoint never aborts the run
+            self._report_failure("checkpoint", exc)
+
+    def _report_failure(self, what: str, exc: Exception) -> None:
+        message = (f"nnconform report: cannot write to {self.folder} ({what}): "
+                   f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}")
+        if message in self.failures:
+            return
+        self.failures.append(message)
+        self._say(message + ("" if what == "final report" else "; the run goes on"))
+
+    def _say(self, line: str) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+                terminal.write("\n")  # after xdist's progress, which leaves the line open
+            terminal.write_line(line, yellow=True)
+        else:
+            print(line, file=sys.stderr)
 
     def _backend(self) -> str:
         return str(self.config.getoption("backend", None) or "unknown")
@@ -228,12 +336,20 @@ class Controller:
             return f"{len(self.done)} of {self.collected} collected tests finished"
         return None
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        if not self.enabled:
+        self.unwinding = True  # a signal from now on must not cut the report short
+        if not self.enabled or self.folder_problem_raised:
             return
         reason = self._incomplete_reason(session, exitstatus)
         self.doc = self._document(complete=reason is None, reason=reason, exitstatus=int(exitstatus))
-        self.written = output.write_all(self.doc, self.folder)
+        try:
+            self.written = output.write_all(self.doc, self.folder)
+        except Exception as exc:  # noqa: BLE001 - reported; the exit status stays the tests' verdict
+            self.written = []
+            self.not_written = f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
+            self._report_failure("final report", exc)
+        self.summary_problem = output.append_step_summary(render.markdown(self.doc))
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.doc is None:
@@ -241,7 +357,12 @@ class Controller:
         terminalreporter.write_sep("=", "nnconform conformance summary")
         for line in render.terminal_lines(self.doc):
             terminalreporter.write_line(line)
-        terminalreporter.write_line(f"reports: {', '.join(str(p) for p in self.written)}")
+        if self.written:
+            terminalreporter.write_line(f"reports: {', '.join(str(p) for p in self.written)}")
+        else:
+            terminalreporter.write_line(f"nnconform report NOT written to {self.folder}: {self.not_written}", red=True)
+        if self.summary_problem:
+            terminalreporter.write_line(f"warning: nnconform report: {self.summary_problem}", yellow=True)
 
 
 def _registry() -> dict:

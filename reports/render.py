@@ -87,8 +87,16 @@ def terminal_lines(doc) -> list[str]:
 # --- Markdown ---------------------------------------------------------------------------------
 
 def md_cell(text) -> str:
-    """Table cell text: one line, pipes escaped, markup shown as text."""
-    return _html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+    """Table cell text: one line, pipes escaped, markup shown as text.
+
+    HTML is escaped, and so are brackets (and the backslash that could undo that): a link or an
+    image (``![x](https://...)``, ``[x][ref]``) in a run's text stays text, never a live remote
+    image in ``report.md`` or a CI step summary.
+    """
+    text = _html.escape(" ".join(str(text).split()), quote=False)
+    for char in "\\[]|":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def md_code(text: str, lang: str = "") -> str:
@@ -271,23 +279,26 @@ def _run_table(doc) -> str:
 
 
 def main(argv=None) -> int:
-    import json
-
     from reports import output, schema
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (1, 2):
+    if len(args) not in (1, 2) or not all(a.strip() for a in args):
         print("usage: python -m reports.render REPORT.json [OUT_DIR]", file=sys.stderr)
         return 2
     source = Path(args[0])
     try:
-        doc = schema.validate(json.loads(source.read_text(encoding="utf-8")))
-    except (OSError, ValueError, RecursionError) as exc:
+        doc = schema.read(source)
+    except schema.ReadError as exc:
         print(f"{source}: {exc}", file=sys.stderr)
         return 2
     folder = Path(args[1]) if len(args) == 2 else source.parent
-    output.write_atomic(folder / "report.md", markdown(doc))
-    output.write_atomic(folder / "report.html", html(doc))
+    try:
+        output.write_atomic(folder / "report.md", markdown(doc))
+        output.write_atomic(folder / "report.html", html(doc))
+    except OSError as exc:
+        print(f"{folder}: cannot write report.md/report.html there ({type(exc).__name__}: {exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -98,13 +98,31 @@ def finished(phases: dict) -> bool:
     return "teardown" in phases or CRASH_PHASE in phases
 
 
+def _key(prop: tuple):
+    """A hashable stand-in for a property (values may be lists or dicts after xdist's serialisation)."""
+    try:
+        hash(prop)
+        return prop
+    except TypeError:
+        return ("<unhashable>", repr(prop))
+
+
 def properties(phases: dict) -> list[tuple[str, object]]:
-    """``user_properties`` of the test (the latest phase carries all of them)."""
+    """``user_properties`` of the test (the latest phase carries all of them), in order, once each.
+
+    Linear in the number of properties: a test matched by thousands of deviation lines carries
+    thousands of them (a ``p not in props`` scan made that quadratic: minutes per test).
+    """
     latest = next((phases[w] for w in ("teardown", "call", "setup") if w in phases), None)
-    props = list(getattr(latest, "user_properties", None) or [])
-    for report in phases.values():  # a crash report carries none: keep the setup phase's
-        props += [p for p in getattr(report, "user_properties", None) or [] if p not in props]
-    return [tuple(p) for p in props]
+    props, seen = [], set()
+    for report in [latest, *phases.values()]:  # a crash report carries none: keep the setup phase's
+        for p in getattr(report, "user_properties", None) or []:
+            p = tuple(p)
+            key = _key(p)
+            if key not in seen:
+                seen.add(key)
+                props.append(p)
+    return props
 
 
 def make_row(nodeid: str, phases: dict, *, backend: str, registry: dict, deviation_of) -> dict:

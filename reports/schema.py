@@ -6,6 +6,8 @@ parses JSON (nothing is evaluated).
 """
 from __future__ import annotations
 
+import json
+
 SCHEMA = "nnconform-report"
 VERSION = 1
 
@@ -28,10 +30,27 @@ _ROW_FIELDS = {
 _OPTIONAL_STR = (str, type(None))
 _FAILURE_FIELDS = {"message": _OPTIONAL_STR, "reproducer": _OPTIONAL_STR, "doc": _OPTIONAL_STR}
 _DEVIATION_FIELDS = {"reason": str, "pattern": _OPTIONAL_STR, "evidence": _OPTIONAL_STR}
+# Fields a reader may do without (older writers) but that must have their type when present.
+_RUN_OPTIONAL = {"hypothesis": (dict, type(None)), "devices": list}
+_TORCH_OPTIONAL = {"version": _OPTIONAL_STR, "git": _OPTIONAL_STR, "cuda": _OPTIONAL_STR, "rocm": _OPTIONAL_STR,
+                   "accelerators": list}
+_HYPOTHESIS_OPTIONAL = {"profile": _OPTIONAL_STR}
+_INVARIANT_OPTIONAL = {"tier": _OPTIONAL_STR, "area": _OPTIONAL_STR, "doc": _OPTIONAL_STR, "ref": _OPTIONAL_STR,
+                       "url": _OPTIONAL_STR}
+_ROW_OPTIONAL = {"skip_reason": _OPTIONAL_STR}
+_FAILURE_OPTIONAL = {"phase": _OPTIONAL_STR, "example": _OPTIONAL_STR}
+
+MAX_BYTES = 512 * 2**20  # a larger file is not a report this tool reads (and /dev/zero never ends)
+_CHUNK = 2**20
+_JSON_STARTS = b'{["-0123456789tfn'
 
 
 class SchemaError(ValueError):
     """The document is not an nnconform report of this schema version."""
+
+
+class ReadError(ValueError):
+    """A report file cannot be read, is not JSON, or is not a report (the message says which)."""
 
 
 def _check_fields(obj, fields: dict, where: str) -> None:
@@ -44,6 +63,12 @@ def _check_fields(obj, fields: dict, where: str) -> None:
             raise SchemaError(f"{where}.{name} has the wrong type ({type(obj[name]).__name__})")
 
 
+def _check_optional(obj: dict, fields: dict, where: str) -> None:
+    for name, kind in fields.items():
+        if name in obj and (not isinstance(obj[name], kind) or (kind is not bool and isinstance(obj[name], bool))):
+            raise SchemaError(f"{where}.{name} has the wrong type ({type(obj[name]).__name__})")
+
+
 def validate(doc) -> dict:
     """Return ``doc`` if it is a report of this schema version, else raise ``SchemaError``."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
@@ -51,16 +76,27 @@ def validate(doc) -> dict:
     if doc.get("schema_version") != VERSION:
         raise SchemaError(f"schema_version is {doc.get('schema_version')!r}; this tool reads version {VERSION}")
     _check_fields(doc.get("run"), _RUN_FIELDS, "run")
+    run = doc["run"]
+    _check_optional(run, _RUN_OPTIONAL, "run")
+    _check_optional(run["torch"], _TORCH_OPTIONAL, "run.torch")
+    if isinstance(run.get("hypothesis"), dict):
+        _check_optional(run["hypothesis"], _HYPOTHESIS_OPTIONAL, "run.hypothesis")
     if not isinstance(doc.get("invariants"), dict):
         raise SchemaError("invariants must be an object keyed by invariant id")
+    for ident, meta in doc["invariants"].items():
+        if not isinstance(meta, dict):
+            raise SchemaError(f"invariants[{ident!r}] must be an object, got {type(meta).__name__}")
+        _check_optional(meta, _INVARIANT_OPTIONAL, f"invariants[{ident!r}]")
     rows = doc.get("rows")
     if not isinstance(rows, list):
         raise SchemaError("rows must be a list")
     seen = set()
     for i, row in enumerate(rows):
         _check_fields(row, _ROW_FIELDS, f"rows[{i}]")
+        _check_optional(row, _ROW_OPTIONAL, f"rows[{i}]")
         if row["failure"] is not None:
             _check_fields(row["failure"], _FAILURE_FIELDS, f"rows[{i}].failure")
+            _check_optional(row["failure"], _FAILURE_OPTIONAL, f"rows[{i}].failure")
         if row["deviation"] is not None:
             _check_fields(row["deviation"], _DEVIATION_FIELDS, f"rows[{i}].deviation")
         if not all(isinstance(d, str) for d in row["devices"]):
@@ -78,3 +114,40 @@ def without_timings(doc: dict) -> dict:
     run = {k: v for k, v in doc["run"].items() if k not in TIMING_FIELDS["run"]}
     rows = [{k: v for k, v in row.items() if k not in TIMING_FIELDS["row"]} for row in doc["rows"]]
     return {**doc, "run": run, "rows": rows}
+
+
+def read(path) -> dict:
+    """Read, parse and validate a report file; ``ReadError`` says what is wrong with it.
+
+    Reads in chunks and refuses early what cannot be JSON (a first byte no JSON value starts with,
+    as from ``/dev/zero``) or is larger than ``MAX_BYTES``, so an endless or huge input is an error
+    message, not a ``MemoryError``. A pipe (``<(...)``) reads like a file.
+    """
+    data, started = bytearray(), False
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                data += chunk
+                if not started and data.strip():
+                    first = data.lstrip()[:1]
+                    if first not in (b"\xef",) and first[0] not in _JSON_STARTS:  # \xef: a UTF-8 byte order mark
+                        raise ReadError(f"not valid JSON (it starts with the byte 0x{first[0]:02x})")
+                    started = True
+                if len(data) > MAX_BYTES:
+                    raise ReadError(f"larger than {MAX_BYTES:,} bytes: not a report this tool reads")
+    except OSError as exc:
+        raise ReadError(f"cannot read the file ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise ReadError("cannot read the file (out of memory)") from None
+    try:
+        text = bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"cannot read the file (not UTF-8: {exc})") from None
+    try:
+        return validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ReadError(f"not valid JSON ({exc})") from None
+    except (RecursionError, MemoryError):
+        raise ReadError("not valid JSON (nested too deeply or too large)") from None
+    except SchemaError as exc:
+        raise ReadError(f"wrong schema: {exc}") from None

@@ -8,11 +8,17 @@ from conformance.check import expect_equal
 invariant = pytest.mark.invariant
 
 
-class Graph:
-    """Stands in for ``conformance.build.Graph``: only the reproducer is needed."""
+class Handle:
+    """Stands in for the live handle (``conformance.handle``): a failure reads its call and reproducer."""
 
-    def repro(self, call):
-        return "import torch\n\nroot = torch.nn.Module()\n" + call + "\n"
+    cls = None
+    namespace: dict = {}
+
+    def __init__(self, call):
+        self.call = call
+
+    def reproducer(self):
+        return "import torch\n\nroot = torch.nn.Module()\n" + self.call + "\n"
 
 
 @invariant("traversal.named_modules.preorder")
@@ -25,12 +31,12 @@ def test_passes(device, x):
 @invariant("traversal.modules.dedup")
 @given(x=st.integers(0, 10))
 def test_conformance_failure(x):
-    expect_equal([x], [x] if x < 3 else [], call="print(list(root.modules()))", graph=Graph())
+    expect_equal([x], [x] if x < 3 else [], Handle("print(list(root.modules()))"))
 
 
 @invariant("sd.order")
 def test_known_deviation():
-    expect_equal(["b", "a"], ["a", "b"], call="print(list(root.state_dict()))", graph=Graph())
+    expect_equal(["b", "a"], ["a", "b"], Handle("print(list(root.state_dict()))"))
 
 
 @invariant("sd.order")
