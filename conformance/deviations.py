@@ -13,7 +13,8 @@ kinds are ``cpu``, ``meta``, ``privateuse1`` (a PrivateUse1 device such as nnsim
 ``accelerator`` (any device but cpu and meta), matched against every device a test uses; and any
 parameter of the test (``setting=overwrite``, ``how=pickle``) matched against its value.
 
-Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's);
+Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's;
+a name ending in ``.txt`` or holding a ``/`` is a file relative to this one);
 ``unset: <invariant id> [selectors]`` drops inherited lines with exactly that first field. ``#``
 starts a comment; the file is UTF-8 (a byte-order mark is allowed).
 
@@ -125,7 +126,8 @@ def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
             continue
         if line.startswith("base:"):
             base = line.removeprefix("base:").strip()
-            inherited += load(default_path(base) if "/" not in base else path.parent / base, registry,
+            where_base = path.parent / base if "/" in base or base.endswith(".txt") else default_path(base)
+            inherited += load(where_base, registry,
                               _seen=(*_seen, path.resolve()))
             continue
         if line.startswith("unset:"):

@@ -108,7 +108,7 @@ def _in_suite(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    unregistered = []
+    suite, unregistered = [], []
     for item in items:
         if not _in_suite(item):
             continue
@@ -117,13 +117,15 @@ def pytest_collection_modifyitems(config, items):
         if ident not in REGISTRY:
             unregistered.append(f"{item.nodeid} (invariant {ident!r})")
             continue
-        item.user_properties.append(("invariant", ident))
-        _skip_missing_capabilities(config, item)
+        suite.append((item, ident))
     if unregistered:
         raise pytest.UsageError(
             "conformance tests without a registered invariant (add @invariant(id) and an entry in "
             "conformance/catalog/):\n  " + "\n  ".join(unregistered)
         )
+    for item, ident in suite:
+        item.user_properties.append(("invariant", ident))
+        _skip_missing_capabilities(config, item)
     _apply_deviations(config, items)
 
 
