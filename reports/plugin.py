@@ -277,12 +277,18 @@ class Controller:
             print(line, file=sys.stderr)
 
     def _backend(self) -> str:
-        return str(self.config.getoption("backend", None) or "unknown")
+        """The backend's name (not the option's spelling: a dotted path names its backend)."""
+        plugin = sys.modules.get("conformance.plugin")
+        backend = plugin.backend_of(self.config) if plugin else None
+        return backend.name if backend else str(self.config.getoption("backend", None) or "unknown")
 
     def _deviation_of(self, nodeid: str, reason: str) -> dict:
+        """The deviations line that marked ``nodeid``: by the node id where this process collected
+        it, else by its reason (under xdist the controller collects nothing)."""
         plugin = sys.modules.get("conformance.plugin")
         found = plugin.known_deviations(self.config) if plugin else []
-        match = next((d for d in found if d.matches(nodeid) and d.reason == reason), None)
+        match = (next((d for d in found if d.matches(nodeid)), None)
+                 or next((d for d in found if d.reason == reason), None))
         return {"pattern": match.pattern if match else None, "reason": reason,
                 "evidence": match.evidence if match else None}
 
