@@ -39,8 +39,7 @@ def table(docs: list[dict]) -> tuple[list[str], dict, dict]:
             inv = row["invariant"] or "(no invariant)"
             cells.setdefault(inv, {}).setdefault(name, Counter())[row["outcome"]] += 1
             total[row["outcome"]] += 1
-            reason = ((row.get("failure") or {}).get("message") or "") if row["outcome"] == "skipped" else ""
-            total["capability skips"] += "lacks capability" in reason
+            total["capability skips"] += "lacks capability" in (row.get("skip_reason") or "")
         total["complete"] = doc["run"]["complete"]
     return backends, cells, totals
 
