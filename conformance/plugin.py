@@ -188,11 +188,19 @@ def _apply_deviations(config, items):
         item.user_properties.append(("deviation", dev.reason))
         item.user_properties.append(("deviation_line", dev.where))
     whole = _whole_suite(config)
-    for dev in found:
-        if not dev.matched and (whole or set(dev.invariant.split(",")) & collected):
-            warnings.warn(pytest.PytestWarning(
-                f"deviations line {dev.where} ({dev.pattern!r}) matches no collected test: "
-                "retire it, or fix its selectors"))
+    stale = [dev for dev in found if not dev.matched and (whole or set(dev.invariant.split(",")) & collected)]
+    for dev in stale[:STALE_SHOWN]:
+        warnings.warn(pytest.PytestWarning(
+            f"deviations line {dev.where} ({dev.pattern!r}) matches no collected test: "
+            "retire it, or fix its selectors"))
+    if len(stale) > STALE_SHOWN:
+        rest = stale[STALE_SHOWN:]
+        warnings.warn(pytest.PytestWarning(
+            f"{len(rest)} more deviations lines match no collected test (lines "
+            f"{', '.join(str(d.line) for d in rest[:STALE_SHOWN])}{', ...' if len(rest) > STALE_SHOWN else ''})"))
+
+
+STALE_SHOWN = 10  # warnings for stale deviations lines, one each; the rest are summed up in one
 
 
 _LINE = pytest.StashKey["deviations.Deviation"]()

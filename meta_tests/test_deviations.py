@@ -126,3 +126,13 @@ def test_draft_lists_the_failures(tmp_path):
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, output(result)
     text = draft.read_text()
     assert "backend.names.unprefixed test=test_names_unprefixed | TODO" in text, text
+
+
+def test_many_stale_lines_are_summed_up(tmp_path):
+    lines = [f"{PASSING} test=test_nowhere_{i} | reason | evidence.py" for i in range(10_000)]
+    path = deviations(tmp_path, *lines)
+    result = run_pytest(TARGET, "--collect-only", "-q", f"--deviations={path}")
+    text = output(result)
+    assert result.returncode == pytest.ExitCode.OK, text
+    assert text.count("matches no collected test: retire it") == 10, text[-2000:]
+    assert "9990 more deviations lines match no collected test (lines 12, 13," in text, text[-2000:]
