@@ -167,6 +167,23 @@ class Traced(Backend):
         return root_accepts(bp)
 
 
+class Scripted(Traced):
+    """torch.jit.script compiles the forward of every submodule. Sequential.forward calls each
+    child, so a Sequential holding a ModuleList/ModuleDict/ParameterList/ParameterDict (no forward)
+    or an LSTM (returns a tuple the next child cannot take) cannot be scripted, and after one
+    failed script a later script of the same structure in the process fails with "Can't redefine
+    method: forward" (evidence/jit_sequential_failed_script_poisons.py): a precondition of the
+    wrapper, not a finding."""
+
+    UNSCRIPTABLE_IN_SEQUENTIAL = ("ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "LSTM")
+
+    def admits(self, bp):
+        return super().admits(bp) and not any(
+            n.kind == "Sequential" and any(s.kind == "child" and s.ref is not None
+                                           and bp.nodes[s.ref].kind in self.UNSCRIPTABLE_IN_SEQUENTIAL for s in n.slots)
+            for n in bp.nodes)
+
+
 class Compiled(Backend):
     """torch.compile patches ``nn.Module.__init__``/``__setstate__`` once, on its first compile:
     do it before the guard's first snapshot, so that it is not taken for a test's leak."""
@@ -196,10 +213,26 @@ BUILTIN: dict[str, Backend] = {
                 lacks={"containers": _TRACED + "the container classes are not reimplemented"}),
         Traced("export", "torch.export.export(root, ...).module(): an unlifted exported module",
                 wrap="root = torch.export.export(root, (torch.zeros(1),)).module()", forward=True, base="eager",
-                lacks={"containers": _TRACED + "the container classes are not reimplemented"}),
-        Traced("jit", "torch.jit.script(root): a RecursiveScriptModule (TorchScript is in maintenance mode)",
+                lacks={"containers": _TRACED + "the container classes are not reimplemented",
+                       "pickle": "ExportedProgram.module() registers forward pre/post hooks that are local lambdas "
+                                 "(torch/export/_unlift.py _create_stateful_graph_module), so pickle and torch.save "
+                                 "of the unlifted module always raise; torch.export.save of the ExportedProgram is "
+                                 "the supported serialization"}),
+        Scripted(
+                "jit", "torch.jit.script(root): a RecursiveScriptModule (TorchScript is in maintenance mode)",
                 wrap="root = torch.jit.script(root)", forward=True, base="eager", optional=True,
-                lacks={"containers": "scripting wraps a root module; the container classes are not reimplemented"}),
+                lacks={"containers": "scripting wraps a root module; the container classes are not reimplemented",
+                       "pickle": "a ScriptModule cannot be pickled (its C++ object has no __getstate__): "
+                                 "torch.jit.save/torch.jit.load is its serialisation format",
+                       "hooks": "RecursiveScriptModule disables register_forward_hook/register_forward_pre_hook "
+                                "and the backward hooks (RuntimeError '... is not supported on ScriptModules'), "
+                                "and submodules are called inside the compiled graph, where no Python hook runs",
+                       "to_empty": "RecursiveScriptModule disables to_empty ('to_empty is not supported on "
+                                   "ScriptModules')",
+                       "register": "a ScriptModule's type (member names, kinds and types) is fixed when it is "
+                                   "compiled: adding or deleting members, non-persistent buffers, replacing a "
+                                   "child with an unscripted module or changing a member's kind all raise; only "
+                                   "same-typed re-assignment of an existing slot is allowed"}),
         DDP("ddp", "DistributedDataParallel(root), gloo, world size 1, one process",
             wrap="root = nn.parallel.DistributedDataParallel(root)", prelude=_DDP_PRELUDE, names=NameMap("module."),
             forward=True, base="eager",

@@ -448,6 +448,24 @@ def _():
     torch.fx.GraphModule.zero_grad = lambda self, set_to_none=True: None
 
 
+@brk("wrapper.export.zero_grad_ignored", "test_grad_and_copy.py", "test_zero_grad_in_place", "export")
+def _():
+    """The module torch.export's ExportedProgram.module() returns ignores zero_grad()."""
+    original = torch.export.ExportedProgram.module
+
+    def module(self, *args, **kwargs):
+        root = original(self, *args, **kwargs)
+        root.zero_grad = lambda set_to_none=True: None
+        return root
+    torch.export.ExportedProgram.module = module
+
+
+@brk("wrapper.jit.zero_grad_ignored", "test_grad_and_copy.py", "test_zero_grad_set_to_none", "jit")
+def _():
+    """torch.jit's RecursiveScriptModule.zero_grad() returns without touching the gradients."""
+    torch.jit.RecursiveScriptModule.zero_grad = lambda self, set_to_none=True: None
+
+
 # -- the plugin ---------------------------------------------------------------------------------
 def pytest_configure(config):
     name = os.environ.get(ENV)
