@@ -30,6 +30,7 @@ selected by ``--backend package.module:factory`` or published under the entry-po
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import warnings
@@ -112,9 +113,15 @@ class Backend:
         if self.wrap:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                exec(compile(self.wrap, f"<nnconform wrap: {self.name}>", "exec"), namespace)
+                # The prelude runs here too (it is first in the reproducer): the wrap step uses it.
+                exec(_compiled(self.prelude + self.wrap, self.name), namespace)
         program = prelude + builder.render(bp, device, forward=forward) + (self.wrap + "\n" if self.wrap else "")
         return Handle(bp, self, program, namespace, device=device, names=self.names)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str, name: str):
+    return compile(source, f"<nnconform wrap: {name}>", "exec")
 
 
 def _device_prelude(devices) -> str:

@@ -40,12 +40,14 @@ def test_documented_adapter_is_short():
 @pytest.mark.parametrize("spec", ["my_nnconform_backend:backend", "guarded"], ids=["dotted", "entry-point"])
 def test_documented_adapter_runs_without_editing_the_suite(adapter, spec, monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", str(adapter))
+    devs = tmp_path / "guarded.txt"
+    devs.write_text("base: eager\n")  # as docs/backends.md says: inherit eager torch's known deviations
     result = run_pytest("conformance/test_backend.py", "conformance/test_state_dict.py", "-p", "no:cacheprovider",
-                        "-rs", "--backend", spec, "--report-dir", str(tmp_path))
+                        "-rs", "--backend", spec, "--report-dir", str(tmp_path), f"--deviations={devs}")
     text = output(result)
     assert "backend=guarded guarded 0.1" in text, text
     # The declared name map: the prefix is one finding; the state_dict checks pass modulo the map.
-    failed = set(re.findall(r"FAILED \S+::(\w+)", text))
+    failed = set(re.findall(r"FAILED\s+\S+::(\w+)", text))
     assert failed == {"test_names_unprefixed"}, text
     assert "qualified names differ" in text
     assert "root = Guarded(root)" in text  # the reproducer is what ran, wrap step included
@@ -92,7 +94,8 @@ def test_device_plugin_is_imported_and_echoed(tmp_path, monkeypatch):
     (tmp_path / "my_device_plugin.py").write_text("import os\nos.environ['MY_DEVICE_PLUGIN_LOADED'] = '1'\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     result = run_pytest("conformance/test_backend.py", "-p", "no:cacheprovider", "-q", "--device-plugin",
-                        "my_device_plugin", "-k", "names", "--backend", "compile", "--report-dir", str(tmp_path))
+                        "my_device_plugin", "-k", "names", "--backend", "compile", "--report-dir", str(tmp_path),
+                        "--runxfail")  # the compile name prefix is a known deviation: show its reproducer
     assert "import my_device_plugin  # --device-plugin" in output(result), output(result)
     bad = run_pytest("conformance/test_backend.py", "--collect-only", "-q", "--device-plugin", "nope_plugin")
     assert bad.returncode == pytest.ExitCode.USAGE_ERROR and "--device-plugin 'nope_plugin' cannot be imported" in output(bad)
@@ -101,7 +104,7 @@ def test_device_plugin_is_imported_and_echoed(tmp_path, monkeypatch):
 def test_reproducer_replays_to_the_reported_actual(tmp_path):
     """A planted failure's reproducer, run in a fresh interpreter, prints the reported actual."""
     run_pytest("conformance/test_backend.py", "-p", "no:cacheprovider", "-q", "-k", "names",
-               "--backend", "compile", "--report-dir", str(tmp_path))
+               "--backend", "compile", "--report-dir", str(tmp_path), "--runxfail")
     doc = json.loads((tmp_path / "report.json").read_text())
     failure = next(r["failure"] for r in doc["rows"] if r["failure"])
     script = tmp_path / "repro.py"

@@ -115,8 +115,9 @@ def test_classes_are_content_addressed_and_registered(bp):
     for i in bp.reachable():
         if i in classes:
             cls = type(h1.node(i))
-            assert cls.__name__ == classes[i][0] and cls.__module__ == build.RUNTIME
-            assert getattr(runtime, cls.__name__) is cls is type(h2.node(i))
+            assert cls.__qualname__ == classes[i][0] and cls.__module__ == build.RUNTIME
+            assert cls.__name__ == bp.nodes[i].kind  # it shows the blueprint's class name
+            assert getattr(runtime, cls.__qualname__) is cls is type(h2.node(i))
 
 
 def _save_load(root):
