@@ -233,10 +233,6 @@ class Handle:
             return exc
         return None
 
-    def note(self, text: str) -> None:
-        """Add a comment to the transcript (what the suite observed between steps)."""
-        self.steps.append("".join(f"# {line}\n" for line in text.splitlines()).rstrip())
-
     @property
     def call(self) -> str:
         """The steps run so far, as one block (the ``call`` of a failure)."""
@@ -244,10 +240,6 @@ class Handle:
 
     def reproducer(self) -> str:
         return self.program + "".join(f"{s}\n" for s in self.steps)
-
-    # Backwards-compatible name used by reports and messages.
-    def repro(self, call: str | None = None) -> str:
-        return self.reproducer()
 
 
 def script(source: str, *, backend=None) -> Handle:

@@ -147,7 +147,7 @@ def _md_failure(doc, row) -> list[str]:
         out.append(f"Documentation: {md_cell(failure['doc'])}{link}")
     out += ["", md_code(failure.get("message") or "")]
     if failure.get("reproducer"):
-        out += ["", "Reproducer (torch only):", "", md_code(failure["reproducer"], "python")]
+        out += ["", "Reproducer (what ran):", "", md_code(failure["reproducer"], "python")]
     return out + [""]
 
 
@@ -259,7 +259,7 @@ def _failure_details(doc, anchors) -> str:
             out.append(f"<p>Known deviation: {e(d['reason'])} {evidence}</p>")
         out.append(f'<pre class="message">{e(f.get("message"))}</pre>')
         if f.get("reproducer"):
-            out.append(f'<p>Reproducer (torch only):</p><pre class="repro"><code>{e(f["reproducer"])}</code></pre>')
+            out.append(f'<p>Reproducer (what ran):</p><pre class="repro"><code>{e(f["reproducer"])}</code></pre>')
         if f.get("example"):
             out.append(f'<p>Hypothesis:</p><pre>{e(f["example"])}</pre>')
         out.append("</details>")
