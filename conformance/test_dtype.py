@@ -174,7 +174,7 @@ def check_conversion(data, backend, setting, choices):
                           match=INTEGRAL_TYPE_ERROR.get(setting))
         return
     plain = model.plain_attributes(h.blueprint)
-    plain_texts = [f"{h.node_ref(i)}.__dict__[{n!r}]" for i, n, _ in plain]
+    plain_texts = [f"getattr({h.node_ref(i)}, {n!r})" for i, n, _ in plain]  # ScriptModules keep no __dict__ entry
     if plain:
         h.run(f"plain = {listing(plain_texts)}")
     same, kind, caught = converted(h, setting, conv.call)
