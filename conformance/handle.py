@@ -199,6 +199,13 @@ class Handle:
                 out.append((mapped, self.label(obj)))
         return out
 
+    def wrapper_modules(self) -> set[int]:
+        """ids of the modules the wrapper holds as its own (names outside its name map, like the
+        wrapper itself at ``''``): they have no model counterpart. Empty without a name map."""
+        if not self.names.prefix:
+            return set()
+        return {id(m) for name, m in self.root.named_modules(remove_duplicate=False) if self.names.model(name) is None}
+
     def unmapped(self, names) -> list[str]:
         """Live names (``state_dict`` keys, ...) in model names; the wrapper's own dropped."""
         return [m for m in map(self.names.model, names) if m is not None]

@@ -24,14 +24,6 @@ def _which(h, obj) -> str:
     return "root" if obj is h.root else h.label(obj)
 
 
-def _wrapper_own(h) -> set[int]:
-    """ids of the modules a wrapper backend holds as its own (names outside its name map, like
-    the wrapper at ``''``): they have no model counterpart. None on a backend without a name map."""
-    if not h.names.prefix:
-        return set()
-    return {id(m) for name, m in h.root.named_modules(remove_duplicate=False) if h.names.model(name) is None}
-
-
 def flags(h, code: str = "root.named_modules()") -> list[tuple[str, bool]]:
     """``[(label, training)]`` of a live ``named_modules()`` iteration, run as one step; the
     wrapper's own modules are dropped (see ``Handle.labelled``)."""
@@ -48,7 +40,7 @@ def expected_flags(h, calls) -> list[tuple[str, bool]]:
 def _apply_visits(h) -> list[str]:
     result, visits = h.run("visits = []\nroot.apply(visits.append), visits")
     expect_true(result is h.root, h, actual=_which(h, result), expected="root")
-    own = _wrapper_own(h)
+    own = h.wrapper_modules()
     return [h.label(m) for m in visits if id(m) not in own]
 
 

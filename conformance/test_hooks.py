@@ -495,11 +495,6 @@ def expected_registrations(bp) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def wrapper_owned(h) -> set[int]:
-    """Ids of the modules that are the wrapper's own (no model name: a DDP or compile wrapper)."""
-    return {id(m) for name, m in h.root.named_modules() if h.names.model(name) is None}
-
-
 @invariant("hooks.registration_hooks")
 @needs("hooks")
 @given(data=st.data())
@@ -513,7 +508,7 @@ def test_registration_hooks_fire_for_every_registration(data, backend):
     h.namespace["fired"] = fired
     events = h.run("[(kind, m, name, value) for kind, m, name, value in fired]")
     # A wrapper registering its own members (DDP's ``module``) is the wrapper's, not the model's.
-    own = wrapper_owned(h)
+    own = h.wrapper_modules()
     actual = [(kind, h.label(m), name, h.label(value)) for kind, m, name, value in events if id(m) not in own]
     expect_equal(actual, expected_registrations(h.blueprint), h)
 

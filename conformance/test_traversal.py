@@ -47,14 +47,6 @@ def labelled(h, pairs, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
-def wrapper_own(h) -> set[int]:
-    """ids of the modules a wrapper backend holds as its own (the wrapper at ``''``, ...): they have
-    no model counterpart. Empty on a backend without a name map."""
-    if not h.names.prefix:
-        return set()
-    return {id(m) for name, m in h.root.named_modules(remove_duplicate=False) if h.names.model(name) is None}
-
-
 def model_root(h) -> str:
     """Source text for the model's root module through ``root`` (``root`` itself without a wrapper):
     the non-recursive calls ask it, since a wrapper's own children and members are the wrapper's."""
@@ -87,7 +79,7 @@ def test_named_modules_remove_duplicate_false(data, backend):
     h = draw_graph(data, backend, GRAPHS)
     expected = h.expected(model.named_modules(h.blueprint, remove_duplicate=False))
     expect_equal(h.labelled(h.run("list(root.named_modules(remove_duplicate=False))")), expected, h)
-    own = wrapper_own(h)
+    own = h.wrapper_modules()
     modules = h.run("list(root.modules(remove_duplicate=False))")
     expect_equal([h.label(m) for m in modules if id(m) not in own], [label for _, label in expected], h)
 
@@ -97,7 +89,7 @@ def test_named_modules_remove_duplicate_false(data, backend):
 def test_modules_matches_named_modules(data, backend):
     h = draw_graph(data, backend, GRAPHS)
     expected = [f"n{i}" for _, i in model.named_modules(h.blueprint)]
-    own = wrapper_own(h)
+    own = h.wrapper_modules()
     expect_equal([h.label(m) for m in h.run("list(root.modules())") if id(m) not in own], expected, h)
 
 
@@ -111,7 +103,7 @@ def test_named_modules_memo(data, backend):
     expected_names = h.expected(model.named_modules(h.blueprint, memo=set(seeded)))
     pairs = h.run(f"memo = {'{' + ', '.join(refs) + '}' if refs else 'set()'}\nlist(root.named_modules(memo=memo))")
     expect_equal(h.labelled(pairs), expected_names, h)
-    own = wrapper_own(h)
+    own = h.wrapper_modules()
     memo = h.run("list(memo)")
     expected_memo = sorted(set(labels) | {label for _, label in expected_names})
     expect_equal(sorted(h.label(m) for m in memo if id(m) not in own), expected_memo, h,
