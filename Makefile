@@ -1,8 +1,11 @@
 # make conformance: set up .venv, run the conformance suite on eager torch (profile ci).
 # make test:        set up .venv, run the project's own tests, then the conformance suite.
 # make backends:    run the suite on every built-in backend, then one invariant x backend view.
-# Override the torch under test with TORCH="torch==X", the workers with WORKERS=N, the backend
-# with BACKEND=NAME (a built-in, an entry point or package.module:factory).
+# make matrix:      one venv and report per torch in TORCH (a list), comparisons, one matrix page.
+# Override the torch under test with TORCH=SPEC: a version (2.14.1), a requirement
+# (torch==2.14.1), a wheel path or a URL (torch @ https://...); PIP_ARGS="--pre --index-url URL"
+# or TORCH_INDEX=URL go to the torch install only. The workers: WORKERS=N; the backend:
+# BACKEND=NAME (a built-in, an entry point or package.module:factory); every report: OUT=DIR.
 PYTHON  ?= python3
 VENV    ?= .venv
 TORCH   ?= torch==2.13.0
@@ -12,18 +15,28 @@ PYTEST_ARGS ?=
 OUT     ?= reports/out
 BACKEND ?= eager
 BACKENDS ?= eager module-compile compile fx export jit ddp
+PIP_ARGS ?=
+TORCH_INDEX ?=
+MATRIX_VENVS ?= .venv-matrix
+MATRIX_ARGS ?=
 
+# shell-quote one argument
+quote = '$(subst ','\'',$(1))'
+TORCH_PIP_ARGS := $(strip $(PIP_ARGS) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)))
 BIN   := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(subst =,_,$(subst <,_,$(subst >,_,$(TORCH))))
+# The stamp is named by a hash of the spec: a spec may hold '/', ':', '@' and spaces (a wheel
+# path, torch @ file:///...), none of which a file name or a make target can take as they are.
+STAMP := $(VENV)/.installed-$(shell printf '%s' $(call quote,$(strip $(TORCH) $(TORCH_PIP_ARGS))) | sha256sum | cut -c1-16)
 
-.PHONY: setup conformance backends test meta bench clean
+.PHONY: setup conformance backends matrix test meta bench clean
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)"
+	spec=$(call quote,$(TORCH)); case "$$spec" in [0-9]*) spec="torch==$$spec";; esac; \
+		$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$$spec"
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
@@ -32,7 +45,7 @@ $(STAMP): requirements.txt pyproject.toml
 conformance: $(STAMP)
 	mkdir -p $(OUT)
 	$(BIN)/python -m pytest conformance -n $(WORKERS) --hypothesis-profile=$(PROFILE) --backend=$(BACKEND) \
-		--junitxml=$(OUT)/junit.xml -rfEsxX $(PYTEST_ARGS)
+		--report-dir=$(OUT) --junitxml=$(OUT)/junit.xml -rfEsxX $(PYTEST_ARGS)
 
 backends: $(STAMP)
 	@rc=0; for b in $(BACKENDS); do \
@@ -42,6 +55,14 @@ backends: $(STAMP)
 	done; \
 	$(BIN)/python -m reports.backends $(OUT)/backends/*/report.json --out $(OUT)/backends || rc=1; \
 	exit $$rc
+
+# TORCH="2.13.0 2.14.1 2.15.0": one venv per entry under $(MATRIX_VENVS), reports under
+# $(OUT)/matrix/<entry>/, then comparisons and $(OUT)/matrix/index.{md,html} (tools/matrix.py).
+matrix:
+	$(PYTHON) tools/matrix.py --out $(OUT)/matrix --venvs $(MATRIX_VENVS) --python $(PYTHON) \
+		--workers $(WORKERS) --profile $(PROFILE) --backend $(BACKEND) \
+		--pip-args=$(call quote,$(TORCH_PIP_ARGS)) --pytest-args=$(call quote,$(PYTEST_ARGS)) $(MATRIX_ARGS) \
+		$(call quote,$(TORCH))
 
 meta: $(STAMP)
 	$(BIN)/python -m pytest meta_tests -n $(WORKERS) -rfEs $(PYTEST_ARGS)

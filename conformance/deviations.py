@@ -13,6 +13,15 @@ kinds are ``cpu``, ``meta``, ``privateuse1`` (a PrivateUse1 device such as nnsim
 ``accelerator`` (any device but cpu and meta), matched against every device a test uses; and any
 parameter of the test (``setting=overwrite``, ``how=pickle``) matched against its value.
 
+``when=<kind glob>[|<kind glob>...]`` makes a line *conditional on the drawn graph*: the claim is
+that the test fails when its graph holds a node of a matching kind (``when=RNN|LSTM|GRU``).
+Which graphs a test draws depends on the profile (and, derandomized, on the test's own source),
+so such a claim is judged per run, on the graph Hypothesis reports: a failure whose falsifying
+graph matches is an expected failure; a failure on another graph stays a failure (the line is
+named in the message); a pass is a pass (the run did not draw such a graph: nothing to claim).
+``root=<kind glob>[|...]`` is the same condition on the root's kind alone, and ``has=<feature>``
+on a feature of the graph (``FEATURES``: ``nonpersistent-buffer``, ``none-slot``).
+
 Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's;
 a name ending in ``.txt`` or holding a ``/`` is a file relative to this one);
 ``unset: <invariant id> [selectors]`` drops inherited lines with exactly that first field. ``#``
@@ -41,6 +50,12 @@ import pytest
 
 FOLDER = Path(__file__).parent / "deviations"
 MODES = ("strict", "lenient", "skip")
+CONDITIONS = ("when", "root", "has")  # selectors judged on the drawn graph, after the run
+FEATURES = {  # has=<feature>: graph features a conditional line can name
+    "nonpersistent-buffer": lambda bp: any(s.kind == "buffer" and s.ref is not None and not s.persistent
+                                           for n in bp.nodes for s in n.slots),
+    "none-slot": lambda bp: any(s.ref is None for n in bp.nodes for s in n.slots),
+}
 DEVICE_KINDS = {
     "cpu": lambda d: d == "cpu",
     "meta": lambda d: d == "meta",
@@ -81,12 +96,33 @@ class Deviation:
     def matches(self, nodeid: str) -> bool:
         return nodeid in self.matched
 
+    @property
+    def when(self) -> str:
+        """A line's condition on the drawn graph, as written (empty: unconditional)."""
+        return " ".join(f"{k}={v}" for k, v in self.selectors if k in CONDITIONS)
+
+    def holds_for(self, blueprint) -> bool:
+        """Whether a conditional line's condition holds for a drawn graph: every ``when=`` glob
+        list matches some node's kind, every ``root=`` list the root's."""
+        if blueprint is None:
+            return False
+        for key, value in self.selectors:
+            if key == "has":
+                found = [f for f, test in FEATURES.items() if test(blueprint)]
+            else:
+                found = [n.kind for n in blueprint.nodes] if key == "when" else [blueprint.nodes[blueprint.root].kind]
+            if key in CONDITIONS and not any(fnmatch.fnmatchcase(k, g) for k in found for g in value.split("|")):
+                return False
+        return True
+
     def selects(self, invariant: str | None, name: str, params: dict, devices: list[str]) -> bool:
         if invariant not in self.invariant.split(","):
             return False
         for key, glob in self.selectors:
             if key == "test":
                 ok = fnmatch.fnmatchcase(name, glob)
+            elif key in CONDITIONS:
+                ok = True  # judged per run, on the drawn graph (Deviation.holds_for)
             elif key == "device":
                 kind = DEVICE_KINDS.get(glob)
                 ok = any(kind(d) if kind else fnmatch.fnmatchcase(d, glob) for d in devices)
@@ -151,6 +187,8 @@ def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
                 raise pytest.UsageError(f"{where}: selector {word!r} is not key=glob")
             if glob.strip("*") == "":
                 raise pytest.UsageError(f"{where}: selector {word!r} matches everything; leave it out")
+            if key == "has" and not set(glob.split("|")) <= set(FEATURES):
+                raise pytest.UsageError(f"{where}: selector {word!r}: features are {', '.join(FEATURES)}")
             selectors.append((key, glob))
         if not (path.parent / evidence).is_file():
             raise pytest.UsageError(f"{where}: evidence file {evidence!r} not found next to {path.name}")

@@ -108,6 +108,19 @@ class Handle:
         """The class under test: the type of the root (for messages)."""
         return type(self.root).__name__
 
+    def class_of(self, i: int) -> str:
+        """The class name that messages about node ``i`` name (``type(n).__name__``). On a
+        backend without a wrap step it is the model's (the node's kind, rule ``class_name``);
+        a wrapper may substitute classes of its own (ScriptModule, GraphModule), so there the
+        law is only that a message names the class of the object it is about."""
+        from conformance import model_state
+        if not self.backend.wrap:
+            return model_state.class_name(self.blueprint, i)
+        try:
+            return type(self.node(i)).__name__
+        except AttributeError:  # the wrapper dropped the node: other checks report that
+            return model_state.class_name(self.blueprint, i)
+
     @functools.cached_property
     def paths(self) -> dict[int, str]:
         """Node index -> its first model path (pre-order, de-duplicated), reachable nodes only."""

@@ -15,6 +15,9 @@ from conformance.handle import Handle
 from strategies import blueprints
 
 
+DRAWN: list = [None]  # the blueprint drawn last in this process (conditional deviations read it)
+
+
 def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=(), forward: bool = False,
                **kwargs) -> Handle:
     """Draw a blueprint (from ``graphs``, else ``blueprints(**kwargs)``) and build it through
@@ -25,6 +28,7 @@ def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=()
         pytest.skip(f"backend {backend.name} refuses a module built on {device}: {reason}")
     strategy = graphs if graphs is not None else blueprints(**kwargs)
     bp = data.draw(strategy, label="blueprint")
+    DRAWN[0] = bp
     assume(backend.admits(bp))
     return backend.build(bp, device=None if device in (None, "cpu") else device, uses=uses, forward=forward)
 

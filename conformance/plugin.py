@@ -17,7 +17,7 @@ import pytest
 from hypothesis import Phase, settings
 
 from conformance import check, deviations, guard, profiles
-from conformance import backends
+from conformance import backends, harness
 from conformance.registry import REGISTRY
 
 CONFORMANCE_DIR = Path(__file__).parent
@@ -179,8 +179,11 @@ def _apply_deviations(config, items):
         if dev is None:
             continue
         dev.matched.add(item.nodeid)
-        item.stash[_LINE] = dev
         text = f"known deviation ({dev.where}): {dev.reason} (evidence: {dev.evidence})"
+        if dev.when and mode != "skip":
+            item.stash[_CONDITIONAL] = dev  # judged after the call, on the graph drawn last
+            continue
+        item.stash[_LINE] = dev
         if mode == "skip":
             item.add_marker(pytest.mark.skip(reason=f"{text}; not run under --deviations-mode skip"))
         else:
@@ -204,6 +207,7 @@ STALE_SHOWN = 10  # warnings for stale deviations lines, one each; the rest are 
 
 
 _LINE = pytest.StashKey["deviations.Deviation"]()
+_CONDITIONAL = pytest.StashKey["deviations.Deviation"]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -211,6 +215,10 @@ def pytest_runtest_makereport(item, call):
     """Strict mode: a known deviation that passes is a false claim; fail it, naming the line and
     what its evidence script says on this torch."""
     report = yield
+    conditional = item.stash.get(_CONDITIONAL, None)
+    if conditional is not None and report.when == "call" and report.failed:
+        _judge_conditional(item, report, conditional)
+        return report
     dev = item.stash.get(_LINE, None)
     if (dev is not None and report.when == "call" and report.passed and hasattr(report, "wasxfail")
             and item.config.getoption("deviations_mode") == "strict"):
@@ -222,6 +230,21 @@ def pytest_runtest_makereport(item, call):
                            f"(evidence: {dev.evidence}; --deviations-mode lenient reports this without failing)")
         report.user_properties.append(("unexpected_pass", verdict))
     return report
+
+
+def _judge_conditional(item, report, dev) -> None:
+    """A failure under a line conditional on the drawn graph (``when=``): expected when the graph
+    Hypothesis reported (drawn last: its final replay) matches, else a failure naming the line."""
+    drawn = harness.DRAWN[0]
+    if dev.holds_for(drawn):
+        report.outcome = "skipped"
+        report.wasxfail = (f"known deviation ({dev.where}), on a graph where {dev.when}: "
+                           f"{dev.reason} (evidence: {dev.evidence})")
+        report.user_properties.append(("deviation", dev.reason))
+        report.user_properties.append(("deviation_line", dev.where))
+    else:
+        report.sections.append(("nnconform", f"the known deviation at {dev.where} covers only graphs where "
+                                             f"{dev.when}; this failing graph is not one"))
 
 
 def pytest_runtest_logreport(report):
@@ -253,6 +276,7 @@ def pytest_sessionfinish(session):
 def pytest_runtest_call(item):
     """A known deviation fails on every run; its evidence file holds the minimal reproducer, so
     skip shrinking it again (the costliest part of an expected failure)."""
+    harness.DRAWN[0] = None
     test = getattr(item, "obj", None)
     current = getattr(test, "_hypothesis_internal_use_settings", None)  # set by @given
     if current is None or _LINE not in item.stash:

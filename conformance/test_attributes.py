@@ -195,7 +195,7 @@ def test_delattr_removes_name(data, backend):
     before, target = Frozen(h), h.node_ref(node)
     expect_no_error(h, f"delattr({target}, name)", name=slot.name)
     expect_equal(registry_state(h, node, slot.name), ([], False), h, problem="del should leave no trace of the name")
-    message = f"'{h.blueprint.nodes[node].kind}' object has no attribute '{slot.name}'"
+    message = f"'{h.class_of(node)}' object has no attribute '{slot.name}'"
     expect_error(h, f"getattr({target}, name)", (AttributeError, message))
     expect_view(h, before, edit(grown(h.blueprint), node, slot.name, None), "del should remove exactly that name")
 
@@ -205,7 +205,7 @@ def test_delattr_removes_name(data, backend):
 def test_missing_name_attribute_error(data, backend):
     h = draw_graph(data, backend, SMALL)
     node = draw_node(data, h)
-    target, message = h.node_ref(node), f"'{h.blueprint.nodes[node].kind}' object has no attribute '{MISSING}'"
+    target, message = h.node_ref(node), f"'{h.class_of(node)}' object has no attribute '{MISSING}'"
     expect_error(h, f"{target}.{MISSING}", (AttributeError, message))
     expect_error(h, f"del {target}.{MISSING}", (AttributeError, message))
 

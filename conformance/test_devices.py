@@ -191,10 +191,13 @@ def check_returns_self(h, setting: str, code: str):
 
 def rebuild(h, name: str, program: str, note: str):
     """A step that runs ``program`` (another build's whole program) in a fresh namespace and binds
-    its root as ``name``; torch's global RNG (layer initialisation draws from it) is kept."""
+    its root as ``name``; torch's global RNG (layer initialisation draws from it) is kept. The
+    namespace shares ``__name__``, so the program's generated classes resolve to the ones already
+    defined (with their source, which ``torch.jit.script`` reads)."""
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
-        h.run(f"{name} = {{}}\nexec(program, {name})  # {note}\n{name} = {name}['root']", program=program)
+        h.run(f"{name} = {{'__name__': __name__}}\nexec(program, {name})  # {note}\n{name} = {name}['root']",
+              program=program)
 
 
 @invariant("dev.move.lands")

@@ -203,11 +203,12 @@ def _state(obj, original) -> tuple:
     return (type(obj).__name__, obj.dtype, tuple(obj.shape), obj.requires_grad, torch.equal(obj, original))
 
 
-def _expected_state(bp, kind, ref, flags) -> tuple:
+def _expected_state(h, kind, ref, flags) -> tuple:
+    bp = h.blueprint
     if kind == "module":
         node = bp.nodes[ref]
         extra = {"extra": node.args[0]} if node.kind in model.EXTRA_STATE_KINDS else None
-        return (node.kind, flags[ref], extra)
+        return (h.class_of(ref), flags[ref], extra)
     spec = bp.tensors[ref]
     return ("Parameter" if kind == "param" else "Tensor", getattr(torch, spec.dtype), spec.shape, spec.requires_grad, True)
 
@@ -220,7 +221,7 @@ def test_copy_keeps_state(data, backend, how):
     flags = model_modes.training_after(bp, [(i, False) for i in evals])
     where = names(bp)
     actual = [(name, _state(obj, orig)) for name, obj, orig in zip(where, live(h, clone), live(h, h.root))]
-    expected = [(name, _expected_state(bp, kind, ref, flags)) for name, (kind, _, ref) in zip(where, model_modes.locations(bp))]
+    expected = [(name, _expected_state(h, kind, ref, flags)) for name, (kind, _, ref) in zip(where, model_modes.locations(bp))]
     expect_equal(actual, expected, h,
                  problem="per location (type, training, extra state) or (type, dtype, shape, requires_grad, values equal) differs")
 

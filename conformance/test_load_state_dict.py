@@ -72,14 +72,11 @@ def unmap(h, keys) -> list[str]:
     return [k if m is None else m for k, m in ((k, h.names.model(k)) for k in keys)]
 
 
-def class_under_test(h) -> str:
-    """The class the key-error message names (``self.__class__.__name__``): the model's class of
-    the root, or, for a wrapper backend (a declared name prefix), the wrapper's own class."""
-    return h.cls if h.names.prefix else model_state.class_name(h.blueprint, h.blueprint.root)
-
-
 def strict_error(h, missing, unexpected) -> str:
-    return model_state.strict_error(class_under_test(h), [h.names.live(k) for k in missing],
+    """The strict load's message, naming the class of the object ``load_state_dict`` is called
+    on (``self.__class__.__name__``): the root, which under a wrapper is the wrapper itself."""
+    cls = h.cls if h.backend.wrap else model_state.class_name(h.blueprint, h.blueprint.root)
+    return model_state.strict_error(cls, [h.names.live(k) for k in missing],
                                     [h.names.live(k) for k in unexpected])
 
 

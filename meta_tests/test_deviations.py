@@ -136,3 +136,38 @@ def test_many_stale_lines_are_summed_up(tmp_path):
     assert result.returncode == pytest.ExitCode.OK, text
     assert text.count("matches no collected test: retire it") == 10, text[-2000:]
     assert "9990 more deviations lines match no collected test (lines 12, 13," in text, text[-2000:]
+
+
+# -- lines conditional on the drawn graph (when= / root= / has=) ------------------------------
+TIED = ("conformance/test_dtype.py::test_conversion_keeps_tied_parameters[overwrite]", "-p", "no:cacheprovider",
+        "-q", "-rfxX")  # fails on torch 2.13 (an eager deviation), on a graph whose root is a Module
+
+
+@pytest.mark.parametrize("condition, outcome, said", [
+    ("root=Module", "1 xfailed", None),
+    ("when=Module|Linear", "1 xfailed", None),
+    ("root=LSTM|GRU", "1 failed", "covers only graphs where root=LSTM|GRU; this failing graph is not one"),
+    ("has=nonpersistent-buffer root=Module", "1 failed", "covers only graphs where has=nonpersistent-buffer root=Module"),
+], ids=["root-matches", "when-matches", "root-differs", "has-differs"])
+def test_conditional_line_judged_on_the_failing_graph(tmp_path, condition, outcome, said):
+    path = deviations(tmp_path, f"conv.sharing.tied_parameters test=test_conversion_keeps_tied_parameters {condition} "
+                                "| untied under overwrite | evidence.py")
+    result = run_pytest(*TIED, f"--deviations={path}", "--report-dir", str(tmp_path / "o"))
+    text = output(result)
+    assert outcome in text, text
+    assert result.returncode == (pytest.ExitCode.OK if said is None else pytest.ExitCode.TESTS_FAILED), text
+    if said:
+        assert f"the known deviation at {path}:2 {said}" in text, text
+
+
+def test_conditional_line_on_a_passing_test_is_a_pass(tmp_path):
+    path = deviations(tmp_path, f"{PASSING} test=test_named_children when=LSTM | a planted claim | evidence.py")
+    result = run(f"--deviations={path}", "--report-dir", str(tmp_path / "o"))
+    assert result.returncode == pytest.ExitCode.OK and "1 passed" in output(result), output(result)
+
+
+def test_unknown_feature_is_a_usage_error(tmp_path):
+    path = deviations(tmp_path, f"{PASSING} has=tied-buffer | a planted claim | evidence.py")
+    result = run(f"--deviations={path}")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
+    assert "selector 'has=tied-buffer': features are nonpersistent-buffer, none-slot" in output(result)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reports import output, schema
+from reports import output, plugin, runinfo, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = Path(__file__).parent / "report_fixtures" / "suite"
@@ -85,7 +85,9 @@ def test_rows_carry_outcome_invariant_device_and_failure_details(single):
     assert failure["doc"].startswith("modules(): \"Duplicate modules are returned only once")
     assert failure["message"].startswith("result differs from the reference model\n  call:")
     assert "reproducer" not in failure["message"]
-    assert rows["test_basic.py::test_known_deviation"]["deviation"]["reason"] == "accepted for this release"
+    assert rows["test_basic.py::test_known_deviation"]["deviation"] == {
+        "pattern": None, "reason": "accepted for this release", "evidence": None, "where": "deviations/synthetic.txt:7"}
+    assert doc["doc_drift"] is None  # the conformance plugin is not loaded: the report plugin never imports torch
     assert rows["test_basic.py::test_skipped"]["skip_reason"] == "needs an accelerator"
     assert rows["test_basic.py::test_setup_error"]["failure"]["message"] == "RuntimeError: fixture set-up failed"
     assert doc["invariants"]["sd.order"]["url"].startswith("https://docs.pytorch.org/docs/2.13/")
@@ -200,3 +202,44 @@ def test_real_conformance_runs_agree_in_one_process_and_under_xdist(tmp_path):
     assert docs[1] == docs[0]
     assert docs[0]["run"]["hypothesis"]["profile"] == "ci"
     assert [r["examples"] for r in docs[0]["rows"]] == [25, 25]
+
+
+def test_strict_unexpected_pass_row_names_its_line_and_the_report_records_doc_drift(tmp_path):
+    """A planted deviations line for a behaviour that holds: strict mode fails the test; its row names the
+    line (``deviation.where``), report.md groups it under that line, and doc drift is recorded."""
+    (tmp_path / "evidence.py").write_text('print("NOT REPRODUCED")\nraise SystemExit(1)\n')
+    devs = tmp_path / "devs.txt"
+    devs.write_text("# planted\ntraversal.children.immediate_and_dedup test=test_named_children | planted | evidence.py\n")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "conformance/test_traversal.py::test_named_children",
+               f"--deviations={devs}", "--report-dir", str(tmp_path / "out")]
+    done = subprocess.run(command, cwd=ROOT, env=_environ(), capture_output=True, text=True, check=False, timeout=300)
+    doc = schema.read(tmp_path / "out" / "report.json")
+    (row,) = doc["rows"]
+    assert row["outcome"] == "failed", done.stdout[-3000:]
+    assert row["failure"]["message"].startswith(f"unexpected pass of a known deviation: {devs}:2 claims")
+    assert row["deviation"] == {"pattern": "traversal.children.immediate_and_dedup test=test_named_children",
+                                "reason": "planted", "evidence": "evidence.py", "where": f"{devs.resolve()}:2"}
+    assert doc["run"]["options"]["deviations_mode"] == "strict"
+    assert isinstance(doc["doc_drift"]["drift"], list) and doc["doc_drift"]["checked"] > 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Fixed deviations / unexpected passes (1 tests, 1 deviations lines)\n" in text
+    assert f"### `{devs.resolve()}:2`" in text and "fixed upstream: retire the line" in text
+
+
+def test_deviation_line_is_relative_to_the_repository_root_when_inside_it(tmp_path):
+    inside = runinfo.SUITE_ROOT / "conformance" / "deviations" / "eager.txt"
+    assert plugin._relative_where(inside, 7) == "conformance/deviations/eager.txt:7"
+    assert plugin._relative_where(tmp_path / "devs.txt", 2) == f"{tmp_path.resolve()}/devs.txt:2"
+
+
+def test_a_failing_doc_drift_check_is_recorded_not_raised(monkeypatch):
+    from conformance import docdrift
+
+    def broken():
+        raise RuntimeError("no docstrings today")
+
+    monkeypatch.setattr(docdrift, "check", broken)
+    monkeypatch.setitem(sys.modules, "conformance.plugin", sys.modules.get("conformance.plugin") or docdrift)
+    controller = plugin.Controller.__new__(plugin.Controller)
+    controller.drift = None
+    assert controller._doc_drift() == {"error": "RuntimeError('no docstrings today')"}

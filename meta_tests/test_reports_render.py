@@ -133,3 +133,150 @@ def test_render_command_rewrites_md_and_html(tmp_path, doc):
     assert (tmp_path / "out" / "report.html").read_text() == render.html(doc)
     source.write_text("[]")
     assert render.main([str(source)]) == 2
+
+
+# --- unexpected passes, banner, skips, absent devices, doc drift ------------------------------
+
+KNOWN = "test_basic.py::test_known_deviation"
+STRICT = ("unexpected pass of a known deviation: {where} claims 'sd.order' fails (order differs), but this test "
+          "passed; its evidence script no longer reproduces it: fixed upstream: retire the line. "
+          "(evidence: evidence/order.py; --deviations-mode lenient reports this without failing)")
+
+
+def _row(doc, test):
+    return next(r for r in doc["rows"] if r["test"] == test)
+
+
+def _passed_anyway(doc, test, where, *, strict=False, reason="order differs", pattern="sd.order"):
+    """``test`` passed although the deviations line at ``where`` claims it fails (xpassed, or strict mode's failure)."""
+    row = _row(doc, test)
+    row.update(outcome="failed" if strict else "xpassed", skip_reason=None, failure=None,
+               deviation={"pattern": pattern, "reason": reason, "evidence": "evidence/order.py", "where": where})
+    if strict:
+        row["failure"] = {"phase": "call", "message": STRICT.format(where=where), "reproducer": None, "doc": None,
+                          "example": None}
+    return row
+
+
+def _plant_unexpected_passes(doc):
+    _passed_anyway(doc, KNOWN, "conformance/deviations/eager.txt:12")
+    _passed_anyway(doc, "test_basic.py::test_passes[cpu]", "conformance/deviations/eager.txt:3", strict=True)
+    _passed_anyway(doc, "test_basic.py::test_passes[meta]", "conformance/deviations/eager.txt:12")
+    return schema.validate(doc)
+
+
+def test_markdown_opens_with_unexpected_passes_grouped_by_line(doc):
+    text = render.markdown(_plant_unexpected_passes(doc))
+    section = text.split("## Fixed deviations / unexpected passes (3 tests, 2 deviations lines)\n")[1]
+    section = section.split("## Summary by area and tier")[0]
+    assert text.index("## Fixed deviations") < text.index("## Summary by area and tier")
+    assert section.index("### `conformance/deviations/eager.txt:3`") < section.index(
+        "### `conformance/deviations/eager.txt:12`")
+    line3, line12 = section.split("### `conformance/deviations/eager.txt:12`")
+    assert ("- evidence: `evidence/order.py`: its evidence script no longer reproduces it: fixed upstream: retire the "
+            "line\n- passed unexpectedly:\n  - `test_basic.py::test_passes[cpu]` (failed)\n") in line3, line3
+    assert ("- pattern: `sd.order`\n- reason: order differs\n- evidence: `evidence/order.py`\n- passed unexpectedly:\n"
+            f"  - `{KNOWN}` (xpassed)\n  - `test_basic.py::test_passes[meta]` (xpassed)\n") in line12, line12
+
+
+def test_strict_failure_of_an_older_report_is_grouped_by_the_line_its_message_names(doc):
+    row = _passed_anyway(doc, KNOWN, "/tmp/devs.txt:2", strict=True)
+    del row["deviation"]["where"]  # a report written before deviation.where existed
+    text = render.markdown(schema.validate(doc))
+    assert "## Fixed deviations / unexpected passes (1 tests, 1 deviations lines)\n" in text
+    assert "### `/tmp/devs.txt:2`\n\n- pattern: `sd.order`" in text and f"  - `{KNOWN}` (failed)" in text
+
+
+def test_html_groups_unexpected_passes_by_line(doc):
+    page = render.html(_plant_unexpected_passes(doc))
+    section = page.split('<h2 id="unexpected">')[1].split("<h2>")[0]
+    assert section.count('<section class="retire">') == 2
+    first, second = section.split('<section class="retire">')[1:]
+    assert "<h3><code>conformance/deviations/eager.txt:3</code></h3>" in first
+    assert "test_basic.py::test_passes[cpu]</code> (<a href=\"#t" in first  # the strict failure links to its details
+    assert "fixed upstream: retire the line" in first
+    assert "<h3><code>conformance/deviations/eager.txt:12</code></h3>" in second
+    assert second.count("<li>") == 2 and "(xpassed)" in second
+
+
+def test_unexpected_pass_text_is_escaped(doc):
+    _passed_anyway(doc, KNOWN, "<script>x.txt:1", reason="<img src=x> ![a](https://evil.example/p.png)",
+                   pattern="<iframe>")
+    doc = schema.validate(doc)
+    page = render.html(doc)
+    assert not {tag for tag, _ in Elements(page).tags} & {"script", "img", "iframe"}
+    text = render.markdown(doc)
+    section = text.split("## Fixed deviations")[1].split("## Summary")[0]
+    assert "<img" not in section and "](" not in section.replace("\\](", ""), section
+
+
+def test_no_unexpected_pass_section_without_one(doc):
+    assert "Fixed deviations" not in render.markdown(doc) and 'id="unexpected"' not in render.html(doc)
+
+
+def _banner(doc):
+    return next(attrs["class"] for tag, attrs in Elements(render.html(doc)).tags if attrs.get("id") == "status")
+
+
+def test_banner_red_for_failures_distinct_for_incomplete_green_when_clean(doc):
+    assert _banner(doc) == "banner failed"
+    doc["run"].update(complete=False, incomplete_reason="interrupted by SIGTERM")
+    assert _banner(doc) == "banner incomplete"
+    doc["run"].update(complete=True, incomplete_reason=None)
+    doc["rows"] = [r for r in doc["rows"] if r["outcome"] not in ("failed", "error")]
+    assert _banner(doc) == "banner passed"
+    assert ".banner.failed {" in render.CSS and ".banner.incomplete {" in render.CSS
+
+
+def test_html_counts_skips_per_reason(doc):
+    for test in (KNOWN, "test_basic.py::test_passes[cpu]"):
+        _row(doc, test).update(outcome="skipped", failure=None, deviation=None, skip_reason="device not present: cuda")
+    page = render.html(schema.validate(doc))
+    table = page.split('<table id="skips">')[1].split("</table>")[0]
+    assert "<h2>Skipped (3)</h2>" in page
+    assert table.index("<td>device not present: cuda</td><td>2</td>") < table.index(
+        "<td>needs an accelerator</td><td>1</td>"), table
+
+
+def test_html_lists_absent_devices(doc):
+    _row(doc, KNOWN).update(outcome="skipped", failure=None, deviation=None, devices=["cpu->cuda"],
+                            skip_reason="device not present: cuda: this torch is built without CUDA")
+    doc["run"]["options"]["device"] = "cpu,xpu:1"
+    page = render.html(schema.validate(doc))
+    block = page.split('<div id="absent-devices">')[1].split("</div>")[0]
+    assert "<li><code>cuda</code>: device not present: cuda: this torch is built without CUDA</li>" in block
+    assert "<li><code>xpu:1</code>: asked for with --device; no test ran on it</li>" in block
+    assert "<code>cpu</code>" not in block and "meta" not in block  # tests ran there
+
+
+def test_no_absent_devices_block_when_every_device_ran(doc):
+    assert 'id="absent-devices"' not in render.html(doc)
+
+
+DRIFT = {"checked": 90, "unchecked": 10, "drift": [
+    {"invariant": "sd.order", "ref": "torch.nn.Module.state_dict", "status": "changed", "quote": "<b>keys</b> | x",
+     "detail": "'keys' is not in the docstring"}]}
+
+
+def test_doc_drift_rendered_when_present(doc):
+    doc["doc_drift"] = DRIFT
+    doc = schema.validate(doc)
+    text = render.markdown(doc)
+    assert "## Documentation drift\n\n1 invariants quote documentation the installed torch no longer has (90 checked" in text
+    assert ("| `sd.order` | changed | torch.nn.Module.state_dict | &lt;b&gt;keys&lt;/b&gt; \\| x | "
+            "'keys' is not in the docstring |") in text
+    page = render.html(doc)
+    assert '<table id="doc-drift">' in page and "&lt;b&gt;keys&lt;/b&gt;" in page
+
+
+@pytest.mark.parametrize("drift", [None, {"checked": 3, "unchecked": 0, "drift": []}], ids=["absent", "empty"])
+def test_no_doc_drift_section_without_drift(doc, drift):
+    if drift is not None:
+        doc["doc_drift"] = drift
+    assert "Documentation drift" not in render.markdown(doc) and "Documentation drift" not in render.html(doc)
+
+
+def test_doc_drift_check_failure_is_shown(doc):
+    doc["doc_drift"] = {"error": "RuntimeError('<boom>')"}
+    assert "The doc drift check failed: RuntimeError('&lt;boom&gt;')" in render.markdown(doc)
+    assert "The doc drift check failed: RuntimeError(&#x27;&lt;boom&gt;&#x27;)" in render.html(doc)

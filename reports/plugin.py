@@ -124,6 +124,7 @@ class Controller:
         self.written: list[Path] = []
         self.doc: dict | None = None
         self.old_handlers: dict = {}
+        self.drift: dict | None = None  # doc drift, checked once per run
         self.session = None
         self.unwinding = False  # the run is ending: a signal no longer raises
         self.attempts = 0  # checkpoints tried
@@ -282,15 +283,18 @@ class Controller:
         backend = plugin.backend_of(self.config) if plugin else None
         return backend.name if backend else str(self.config.getoption("backend", None) or "unknown")
 
-    def _deviation_of(self, nodeid: str, reason: str) -> dict:
-        """The deviations line that marked ``nodeid``: by the node id where this process collected
-        it, else by its reason (under xdist the controller collects nothing)."""
+    def _deviation_of(self, nodeid: str, reason: str, where: str | None = None) -> dict:
+        """The deviations line that marked ``nodeid``: by its location (the ``deviation_line``
+        property), else by the node id where this process collected it, else by its reason (under
+        xdist the controller collects nothing)."""
         plugin = sys.modules.get("conformance.plugin")
         found = plugin.known_deviations(self.config) if plugin else []
-        match = (next((d for d in found if d.matches(nodeid)), None)
+        match = (next((d for d in found if where is not None and d.where == where), None)
+                 or next((d for d in found if d.matches(nodeid)), None)
                  or next((d for d in found if d.reason == reason), None))
         return {"pattern": match.pattern if match else None, "reason": reason,
-                "evidence": match.evidence if match else None}
+                "evidence": match.evidence if match else None,
+                "where": _relative_where(match.file, match.line) if match else where}
 
     # the document -----------------------------------------------------------------------------
     def _document(self, *, complete: bool, reason: str | None, exitstatus) -> dict:
@@ -317,6 +321,8 @@ class Controller:
                 "tests_finished": len(done),
                 "unfinished": sorted(self.phases),
                 **self.info,
+                "options": {**self.info["options"],
+                            "deviations_mode": self.config.getoption("deviations_mode", None)},
             },
             "summary": {o: sum(r["outcome"] == o for r in done) for o in schema.OUTCOMES},
             "invariants": {
@@ -324,6 +330,18 @@ class Controller:
                     "ref": registry[i].ref, "url": registry[i].url(version)} for i in used},
             "rows": done,
         }
+
+    def _doc_drift(self) -> dict | None:
+        """``conformance.docdrift.check()`` once per run; null when the conformance plugin is not
+        loaded (the report plugin alone never imports torch); ``{"error": ...}`` if the check raises."""
+        if self.drift is None and sys.modules.get("conformance.plugin") is not None:
+            try:
+                from conformance import docdrift
+
+                self.drift = docdrift.check()
+            except Exception as exc:  # noqa: BLE001 - a broken check never costs the report
+                self.drift = {"error": repr(exc)}
+        return self.drift
 
     def _incomplete_reason(self, session, exitstatus) -> str | None:
         if self.signal_name:
@@ -369,6 +387,16 @@ class Controller:
             terminalreporter.write_line(f"nnconform report NOT written to {self.folder}: {self.not_written}", red=True)
         if self.summary_problem:
             terminalreporter.write_line(f"warning: nnconform report: {self.summary_problem}", yellow=True)
+
+
+def _relative_where(file, line: int) -> str:
+    """``file:line``, the file relative to the repository root when it lies inside it."""
+    path = Path(file).resolve()
+    try:
+        path = path.relative_to(runinfo.SUITE_ROOT)
+    except ValueError:
+        pass
+    return f"{path.as_posix()}:{line}"
 
 
 def _registry() -> dict:

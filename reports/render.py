@@ -69,6 +69,85 @@ def _problems(doc):
     return [r for r in doc["rows"] if r["outcome"] in ("failed", "error")]
 
 
+# --- shared: known deviations that passed, devices, doc drift ----------------------------------
+
+UNEXPECTED_PASS = "unexpected pass of a known deviation: "  # how conformance/plugin.py fails one (strict mode)
+_CLAIMED_AT = re.compile(r"unexpected pass of a known deviation: (.+?:\d+) claims ")
+_VERDICT = re.compile(r"but this test passed; (.+?)\. \(evidence: ")
+NOT_PRESENT = "device not present: "  # conformance/devices.py's skip reason for an absent device
+
+
+def _message(row) -> str:
+    return (row.get("failure") or {}).get("message") or ""
+
+
+def unexpected_pass(row) -> bool:
+    """A known deviation that passed: ``xpassed`` (lenient), or failed for it by strict mode."""
+    return row["outcome"] == "xpassed" or (row["outcome"] == "failed" and _message(row).startswith(UNEXPECTED_PASS))
+
+
+def deviation_line(row) -> str | None:
+    """``file:line`` of the deviations line that marks ``row``: its ``deviation.where``, else the
+    line a strict-mode unexpected-pass message names."""
+    where = (row.get("deviation") or {}).get("where")
+    found = _CLAIMED_AT.match(_message(row))
+    return where or (found.group(1) if found else None)
+
+
+def evidence_verdict(row) -> str | None:
+    """What the evidence script said of a strict-mode unexpected pass (``fixed upstream: ...``)."""
+    found = _VERDICT.search(_message(row))
+    return found.group(1) if found else None
+
+
+def unexpected_passes(doc) -> list[tuple[str, list[dict]]]:
+    """Rows that passed although a deviations line claims they fail, grouped by that line."""
+    groups: dict[str, list[dict]] = {}
+    for row in doc["rows"]:
+        if unexpected_pass(row):
+            key = deviation_line(row) or (row.get("deviation") or {}).get("pattern") or "(line unknown)"
+            groups.setdefault(key, []).append(row)
+    return sorted(groups.items(), key=lambda item: line_order(item[0]))
+
+
+def line_order(where: str) -> tuple[str, int]:
+    """Sort key of ``file:line``: by file, then line number (``eager.txt:3`` before ``eager.txt:12``)."""
+    file, _, line = where.rpartition(":")
+    return (file, int(line)) if line.isdigit() else (where, 0)
+
+
+def _parts(device: str) -> list[str]:
+    return device.split("->")  # a pair row names "cpu->cuda"
+
+
+def devices_present(doc) -> set[str]:
+    """Devices some test ran on (not skipped)."""
+    return {p for r in doc["rows"] if r["outcome"] != "skipped" for d in r["devices"] for p in _parts(d)}
+
+
+def absent_devices(doc) -> dict[str, str]:
+    """Devices the run named (in its rows or ``--device``) that no test ran on, with why."""
+    present, absent = devices_present(doc), {}
+    for row in doc["rows"]:
+        for part in (p for d in row["devices"] for p in _parts(d) if p not in present):
+            absent.setdefault(part, row.get("skip_reason") or row["outcome"])
+    option = ((doc["run"].get("options") or {}).get("device")) or ""
+    for name in filter(None, (n.strip() for n in option.split(","))):
+        if not any(p == name or p.startswith(name + ":") for p in present):
+            absent.setdefault(name, "asked for with --device; no test ran on it")
+    return dict(sorted(absent.items()))
+
+
+def skip_reasons(doc) -> list[tuple[str, int]]:
+    counts = Counter(r.get("skip_reason") or "(no reason given)" for r in doc["rows"] if r["outcome"] == "skipped")
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def doc_drift(doc) -> dict:
+    """The report's doc drift record, ``{}`` when it has none (older reports, runs without the suite)."""
+    return doc.get("doc_drift") or {}
+
+
 # --- terminal ---------------------------------------------------------------------------------
 
 def terminal_lines(doc) -> list[str]:
@@ -117,6 +196,7 @@ def md_inline(text, table: bool = False) -> str:
 def markdown(doc) -> str:
     out = ["# nnconform conformance report", "", md_cell(headline(doc)), "",
            f"**{md_cell(status(doc))}**: {md_cell(totals(doc))}", ""]
+    out += _md_unexpected_passes(doc)
     out += ["## Summary by area and tier", "", "| area | tier | " + " | ".join(OUTCOMES) + " |",
             "|---|---|" + "---:|" * len(OUTCOMES)]
     for area, tier, c in by_area_tier(doc["rows"]):
@@ -128,12 +208,50 @@ def markdown(doc) -> str:
             out += _md_failure(doc, row)
     deviations = [r for r in doc["rows"] if r["deviation"]]
     if deviations:
-        out += ["", "## Known deviations", "", "| test | outcome | reason | evidence |", "|---|---|---|---|"]
+        out += ["", "## Known deviations", "", "| test | outcome | line | reason | evidence |", "|---|---|---|---|---|"]
         for r in deviations:
             d = r["deviation"]
-            cells = (md_inline(r["test"], table=True), r["outcome"], md_cell(d["reason"]), md_cell(d["evidence"] or ""))
+            cells = (md_inline(r["test"], table=True), r["outcome"], md_cell(deviation_line(r) or ""),
+                     md_cell(d["reason"]), md_cell(d["evidence"] or ""))
             out.append("| " + " | ".join(cells) + " |")
+    out += _md_doc_drift(doc)
     return "\n".join(out) + "\n"
+
+
+def _md_unexpected_passes(doc) -> list[str]:
+    groups = unexpected_passes(doc)
+    if not groups:
+        return []
+    tests = sum(len(rows) for _, rows in groups)
+    out = [f"## Fixed deviations / unexpected passes ({tests} tests, {len(groups)} deviations lines)", "",
+           "Each deviations line below claims its tests fail; they passed. Retire or narrow the line.", ""]
+    for where, rows in groups:
+        dev, verdict = rows[0].get("deviation") or {}, evidence_verdict(rows[0])
+        out += [f"### {md_inline(where)}", "", f"- pattern: {md_inline(dev.get('pattern') or '(unknown)')}",
+                f"- reason: {md_cell(dev.get('reason') or '(unknown)')}",
+                f"- evidence: {md_inline(dev.get('evidence') or '(unknown)')}"
+                + (f": {md_cell(verdict)}" if verdict else ""),
+                "- passed unexpectedly:"]
+        out += [f"  - {md_inline(r['test'])} ({r['outcome']})" for r in rows]
+        out.append("")
+    return out
+
+
+def _md_doc_drift(doc) -> list[str]:
+    drift = doc_drift(doc)
+    if drift.get("error"):
+        return ["", "## Documentation drift", "", f"The doc drift check failed: {md_cell(drift['error'])}"]
+    if not drift.get("drift"):
+        return []
+    out = ["", "## Documentation drift", "",
+           f"{len(drift['drift'])} invariants quote documentation the installed torch no longer has "
+           f"({drift.get('checked', '?')} checked, {drift.get('unchecked', '?')} without a quote).", "",
+           "| invariant | status | documented object | quote | detail |", "|---|---|---|---|---|"]
+    for d in drift["drift"]:
+        cells = (md_inline(d["invariant"], table=True), md_cell(d.get("status") or ""), md_cell(d.get("ref") or ""),
+                 md_cell(d.get("quote") or ""), md_cell(d.get("detail") or ""))
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def _md_failure(doc, row) -> list[str]:
@@ -165,6 +283,9 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: .6em; overflow-x: au
 details { margin: .4em 0; border-left: 4px solid #ccc; padding-left: .6em; }
 details.failed, details.error { border-left-color: #c33; } details.xfailed { border-left-color: #d9a400; }
 summary { cursor: pointer; } .muted { color: #666; } .banner { padding: .5em; font-weight: bold; }
+.banner.failed { background: #d9534f; color: #fff; }
+.banner.incomplete { background: #c9a0dc; border: 2px dashed #6a3d9a; }
+section.retire { border-left: 4px solid #3b6fc4; padding-left: .6em; margin: .6em 0; }
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -182,16 +303,79 @@ def _link(url, text) -> str:
 def html(doc) -> str:
     rows = doc["rows"]
     anchors = {r["test"]: f"t{i}" for i, r in enumerate(rows)}
-    banner = "passed" if doc["run"]["complete"] else "xfailed"
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         "<title>nnconform conformance report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>nnconform conformance report</h1>", f'<p class="muted">{e(headline(doc))}</p>',
-        f'<p id="status" class="banner {banner}">{e(status(doc))}: {e(totals(doc))}</p>',
-        _legend(), _matrix(doc, anchors), _failure_details(doc, anchors), _run_table(doc), "</body></html>",
+        f'<p id="status" class="banner {banner_class(doc)}">{e(status(doc))}: {e(totals(doc))}</p>',
+        _html_unexpected_passes(doc, anchors), _absent_devices(doc), _legend(), _matrix(doc, anchors),
+        _failure_details(doc, anchors), _skip_reasons(doc), _html_doc_drift(doc), _run_table(doc), "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def banner_class(doc) -> str:
+    """Green for a clean complete run, red for a complete run with failures or errors, violet if incomplete."""
+    if not doc["run"]["complete"]:
+        return "incomplete"
+    return "failed" if _problems(doc) else "passed"
+
+
+def _html_unexpected_passes(doc, anchors) -> str:
+    groups = unexpected_passes(doc)
+    if not groups:
+        return ""
+    out = ['<h2 id="unexpected">Fixed deviations / unexpected passes</h2>',
+           "<p>Each deviations line below claims its tests fail; they passed. Retire or narrow the line.</p>"]
+    for where, rows in groups:
+        dev, verdict = rows[0].get("deviation") or {}, evidence_verdict(rows[0])
+        tests = "".join(f'<li><code>{e(r["test"])}</code> ({_outcome_link(r, anchors)})</li>' for r in rows)
+        out.append(f'<section class="retire"><h3><code>{e(where)}</code></h3><table>'
+                   f'<tr><th>pattern</th><td><code>{e(dev.get("pattern"))}</code></td></tr>'
+                   f'<tr><th>reason</th><td>{e(dev.get("reason"))}</td></tr>'
+                   f'<tr><th>evidence</th><td><code>{e(dev.get("evidence"))}</code>'
+                   f'{f": {e(verdict)}" if verdict else ""}</td></tr></table>'
+                   f"<p>Passed unexpectedly:</p><ul>{tests}</ul></section>")
+    return "\n".join(out)
+
+
+def _outcome_link(row, anchors) -> str:
+    """A strict-mode failure links to its details; an xpassed row has none."""
+    if row["outcome"] != "failed":
+        return e(row["outcome"])
+    return f'<a href="#{anchors[row["test"]]}">{e(row["outcome"])}</a>'
+
+
+def _absent_devices(doc) -> str:
+    absent = absent_devices(doc)
+    if not absent:
+        return ""
+    items = "".join(f"<li><code>{e(d)}</code>: {e(reason)}</li>" for d, reason in absent.items())
+    return f'<div id="absent-devices"><p>Devices not present (no test ran on them):</p><ul>{items}</ul></div>'
+
+
+def _skip_reasons(doc) -> str:
+    reasons = skip_reasons(doc)
+    if not reasons:
+        return ""
+    body = "".join(f"<tr><td>{e(reason)}</td><td>{count}</td></tr>" for reason, count in reasons)
+    total = sum(count for _, count in reasons)
+    return (f'<h2>Skipped ({total})</h2><table id="skips"><tr><th>reason</th><th>tests</th></tr>{body}</table>')
+
+
+def _html_doc_drift(doc) -> str:
+    drift = doc_drift(doc)
+    if drift.get("error"):
+        return f'<h2>Documentation drift</h2><p id="doc-drift">The doc drift check failed: {e(drift["error"])}</p>'
+    if not drift.get("drift"):
+        return ""
+    body = "".join(f'<tr><td><code>{e(d["invariant"])}</code></td><td>{e(d.get("status"))}</td>'
+                   f'<td><code>{e(d.get("ref"))}</code></td><td>{e(d.get("quote"))}</td>'
+                   f'<td>{e(d.get("detail"))}</td></tr>' for d in drift["drift"])
+    return (f"<h2>Documentation drift</h2><p>{len(drift['drift'])} invariants quote documentation the installed "
+            f"torch no longer has.</p><table id=\"doc-drift\"><tr><th>invariant</th><th>status</th>"
+            f"<th>documented object</th><th>quote</th><th>detail</th></tr>{body}</table>")
 
 
 def _legend() -> str:
@@ -256,7 +440,8 @@ def _failure_details(doc, anchors) -> str:
             out.append(f'<p>Documentation: {_link(meta.get("url"), f["doc"])}</p>')
         if d:
             evidence = f'<span class="muted">(evidence: {e(d["evidence"])})</span>'
-            out.append(f"<p>Known deviation: {e(d['reason'])} {evidence}</p>")
+            line = f" (<code>{e(deviation_line(r))}</code>)" if deviation_line(r) else ""
+            out.append(f"<p>Known deviation{line}: {e(d['reason'])} {evidence}</p>")
         out.append(f'<pre class="message">{e(f.get("message"))}</pre>')
         if f.get("reproducer"):
             out.append(f'<p>Reproducer (what ran):</p><pre class="repro"><code>{e(f["reproducer"])}</code></pre>')

@@ -162,5 +162,6 @@ def make_row(nodeid: str, phases: dict, *, backend: str, registry: dict, deviati
     elif result == "skipped":
         row["skip_reason"] = _text(decisive)
     if "deviation" in first:
-        row["deviation"] = deviation_of(nodeid, str(first["deviation"]))
+        where = {"where": str(first["deviation_line"])} if "deviation_line" in first else {}
+        row["deviation"] = deviation_of(nodeid, str(first["deviation"]), **where)
     return row

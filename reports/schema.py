@@ -31,13 +31,19 @@ _OPTIONAL_STR = (str, type(None))
 _FAILURE_FIELDS = {"message": _OPTIONAL_STR, "reproducer": _OPTIONAL_STR, "doc": _OPTIONAL_STR}
 _DEVIATION_FIELDS = {"reason": str, "pattern": _OPTIONAL_STR, "evidence": _OPTIONAL_STR}
 # Fields a reader may do without (older writers) but that must have their type when present.
-_RUN_OPTIONAL = {"hypothesis": (dict, type(None)), "devices": list}
+_RUN_OPTIONAL = {"hypothesis": (dict, type(None)), "devices": list, "exit_status": (int, type(None)),
+                 "python": _OPTIONAL_STR, "packages": dict, "options": dict}
 _TORCH_OPTIONAL = {"version": _OPTIONAL_STR, "git": _OPTIONAL_STR, "cuda": _OPTIONAL_STR, "rocm": _OPTIONAL_STR,
                    "accelerators": list}
-_HYPOTHESIS_OPTIONAL = {"profile": _OPTIONAL_STR}
+_HYPOTHESIS_OPTIONAL = {"profile": _OPTIONAL_STR, "max_examples": (int, type(None))}
+_OPTIONS_OPTIONAL = {"device": _OPTIONAL_STR, "deviations": _OPTIONAL_STR, "deviations_mode": _OPTIONAL_STR}
+_DRIFT_OPTIONAL = {"error": str, "drift": list, "fingerprints": dict, "checked": int, "unchecked": int}
+_DRIFT_ENTRY = {"invariant": str}
+_DRIFT_ENTRY_OPTIONAL = {"ref": _OPTIONAL_STR, "status": _OPTIONAL_STR, "quote": _OPTIONAL_STR, "detail": _OPTIONAL_STR}
 _INVARIANT_OPTIONAL = {"tier": _OPTIONAL_STR, "area": _OPTIONAL_STR, "doc": _OPTIONAL_STR, "ref": _OPTIONAL_STR,
                        "url": _OPTIONAL_STR}
 _ROW_OPTIONAL = {"skip_reason": _OPTIONAL_STR}
+_DEVIATION_OPTIONAL = {"where": _OPTIONAL_STR}
 _FAILURE_OPTIONAL = {"phase": _OPTIONAL_STR, "example": _OPTIONAL_STR}
 
 MAX_BYTES = 512 * 2**20  # a larger file is not a report this tool reads (and /dev/zero never ends)
@@ -81,6 +87,11 @@ def validate(doc) -> dict:
     _check_optional(run["torch"], _TORCH_OPTIONAL, "run.torch")
     if isinstance(run.get("hypothesis"), dict):
         _check_optional(run["hypothesis"], _HYPOTHESIS_OPTIONAL, "run.hypothesis")
+    if "options" in run:
+        _check_optional(run["options"], _OPTIONS_OPTIONAL, "run.options")
+    if "packages" in run and not all(isinstance(v, (str, type(None))) for v in run["packages"].values()):
+        raise SchemaError("run.packages must map names to version strings or null")
+    _check_documentation(doc)
     if not isinstance(doc.get("invariants"), dict):
         raise SchemaError("invariants must be an object keyed by invariant id")
     for ident, meta in doc["invariants"].items():
@@ -99,6 +110,7 @@ def validate(doc) -> dict:
             _check_optional(row["failure"], _FAILURE_OPTIONAL, f"rows[{i}].failure")
         if row["deviation"] is not None:
             _check_fields(row["deviation"], _DEVIATION_FIELDS, f"rows[{i}].deviation")
+            _check_optional(row["deviation"], _DEVIATION_OPTIONAL, f"rows[{i}].deviation")
         if not all(isinstance(d, str) for d in row["devices"]):
             raise SchemaError(f"rows[{i}].devices must be a list of strings")
         if row["outcome"] not in OUTCOMES:
@@ -107,6 +119,27 @@ def validate(doc) -> dict:
             raise SchemaError(f"rows[{i}].test {row['test']!r} appears twice")
         seen.add(row["test"])
     return doc
+
+
+def _check_fingerprints(value, where: str) -> None:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise SchemaError(f"{where} must map invariant ids to strings")
+
+
+def _check_documentation(doc: dict) -> None:
+    """``doc_drift`` (null, or the check's result, or ``{"error": ...}``) and ``fingerprints``."""
+    drift = doc.get("doc_drift")
+    if drift is not None:
+        if not isinstance(drift, dict):
+            raise SchemaError(f"doc_drift must be an object or null, got {type(drift).__name__}")
+        _check_optional(drift, _DRIFT_OPTIONAL, "doc_drift")
+        for i, entry in enumerate(drift.get("drift", [])):
+            _check_fields(entry, _DRIFT_ENTRY, f"doc_drift.drift[{i}]")
+            _check_optional(entry, _DRIFT_ENTRY_OPTIONAL, f"doc_drift.drift[{i}]")
+        if "fingerprints" in drift:
+            _check_fingerprints(drift["fingerprints"], "doc_drift.fingerprints")
+    if "fingerprints" in doc:
+        _check_fingerprints(doc["fingerprints"], "fingerprints")
 
 
 def without_timings(doc: dict) -> dict:

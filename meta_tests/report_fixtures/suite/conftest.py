@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(items):
         if item.nodeid in DEVIATIONS:
             item.add_marker(pytest.mark.xfail(reason=f"known deviation: {DEVIATIONS[item.nodeid]}", strict=False))
             item.user_properties.append(("deviation", DEVIATIONS[item.nodeid]))
+            item.user_properties.append(("deviation_line", "deviations/synthetic.txt:7"))
 
 
 @pytest.fixture(autouse=True)
