@@ -297,6 +297,18 @@ def test_fixed_deviations_are_grouped_by_line(tmp_path, capsys, old):
         f"- retire `{LINE}` (`sd.order test=test_*`), evidence `conformance/deviations/evidence/order.py`"], lines
 
 
+def test_a_new_line_claiming_a_passing_test_is_not_a_regression(tmp_path, capsys, old):
+    """NEW's deviations file claims a test fails that passes (strict mode fails it): the file is wrong, the
+    behaviour did not regress."""
+    new = copy.deepcopy(old)
+    _claimed(_row(new, PASSING_TEST), outcome="failed")
+    _row(new, PASSING_TEST)["failure"] = {"phase": "call", "message": STRICT.format(where=LINE), "reproducer": None,
+                                          "doc": None, "example": None}
+    status, out = _run(tmp_path, capsys, old, new)
+    assert status == 0 and "## Regressions" not in out.out, out.out
+    assert f"- `{PASSING_TEST}`: passed → failed · unexpected pass of a known deviation: {LINE}" in out.out
+
+
 def test_the_line_of_an_older_report_comes_from_the_strict_message(tmp_path, capsys, old):
     _claimed(_row(old, KNOWN))
     del _row(old, KNOWN)["deviation"]["where"]

@@ -243,3 +243,20 @@ def test_a_failing_doc_drift_check_is_recorded_not_raised(monkeypatch):
     controller = plugin.Controller.__new__(plugin.Controller)
     controller.drift = None
     assert controller._doc_drift() == {"error": "RuntimeError('no docstrings today')"}
+
+
+def test_deviation_is_found_by_its_line_before_its_reason(tmp_path, monkeypatch):
+    """Under xdist the controller collects nothing: two lines with the same reason are told apart by the
+    ``deviation_line`` property, not by the reason."""
+    from types import SimpleNamespace
+
+    from conformance.deviations import Deviation
+
+    lines = [Deviation("sd.order", (("test", f"test_{n}"),), "same reason", "ev.py", n, tmp_path / "d.txt")
+             for n in (2, 3)]
+    monkeypatch.setitem(sys.modules, "conformance.plugin", SimpleNamespace(known_deviations=lambda config: lines))
+    controller = plugin.Controller.__new__(plugin.Controller)
+    controller.config = None
+    found = controller._deviation_of("t.py::test_3", "same reason", where=f"{tmp_path / 'd.txt'}:3")
+    assert found == {"pattern": "sd.order test=test_3", "reason": "same reason", "evidence": "ev.py",
+                     "where": f"{tmp_path.resolve()}/d.txt:3"}

@@ -329,6 +329,7 @@ class Controller:
                 i: {"tier": registry[i].tier, "area": registry[i].area, "doc": registry[i].doc,
                     "ref": registry[i].ref, "url": registry[i].url(version)} for i in used},
             "rows": done,
+            "doc_drift": self._doc_drift(),
         }
 
     def _doc_drift(self) -> dict | None:
