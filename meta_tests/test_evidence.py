@@ -11,7 +11,7 @@ import pytest
 from meta_tests.test_deviations import FIXED, PASSING, REPRODUCES
 
 ROOT = Path(__file__).resolve().parents[1]
-OTHER = "traversal.modules.preorder_dedup"  # a second registered id, so lines differ by pattern
+OTHER = "traversal.modules.dedup"  # a second registered id, so lines differ by pattern
 
 SCRIPTS = {
     "present.py": REPRODUCES,

@@ -243,7 +243,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }
 table { border-collapse: collapse; margin-bottom: 1.5em; } th { background: #f3f3f3; }
 .passed { background: #c8ecc8; } .failed, .error { background: #f4b6b6; } .xfailed { background: #fbe3a6; }
-.xpassed, .fixed { background: #bcd4f6; } .changed { background: #e7c6f5; } .skipped, .absent, .none { background: #e6e6e6; }
+td.dev { white-space: nowrap; } .xpassed, .fixed { background: #bcd4f6; } .changed { background: #e7c6f5; } .skipped, .absent, .none { background: #e6e6e6; }
 """
 
 
@@ -291,7 +291,7 @@ def html(releases: list[dict], manifest: dict | None = None) -> str:
             cell = dev_cells.get(line["key"], {}).get(rel["label"])
             text, css = deviation_cell(rel, cell)
             title = (cell or {}).get("detail") or ""
-            tds.append(f'<td class="{e(css)}" title="{e(title)}">{e(text)}</td>')
+            tds.append(f'<td class="dev {e(css)}" title="{e(title)}">{e(text)}</td>')
         rows.append(f"<tr><td><code>{e(line['where'] or '?')}</code></td><td>{e(line['pattern'] or '')}</td>"
                     f"<td>{e(line['evidence'] or '')}</td>{''.join(tds)}</tr>")
     parts.append(table(["line", "pattern", "evidence", *labels], rows) if rows else "<p>None.</p>")
