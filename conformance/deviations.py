@@ -201,7 +201,7 @@ def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
     return inherited + own
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def evidence_verdict(script: str) -> str:
     """Run an evidence script (exit 0: still reproduces, 1: no longer) and say what it means for
     an unexpected pass."""

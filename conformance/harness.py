@@ -14,7 +14,6 @@ from conformance.backends import CAPABILITIES
 from conformance.handle import Handle
 from strategies import blueprints
 
-
 DRAWN: list = [None]  # the blueprint drawn last in this process (conditional deviations read it)
 
 

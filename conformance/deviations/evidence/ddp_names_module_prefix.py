@@ -5,7 +5,6 @@ torch.nn.modules.utils.consume_prefix_in_state_dict_if_present to strip it).
 
 Exits 0 while the names differ, 1 once they are the wrapped module's.
 """
-import torch
 import torch.distributed as dist
 from torch import nn
 

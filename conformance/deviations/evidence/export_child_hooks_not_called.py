@@ -20,4 +20,5 @@ for name, root in [("eager", Root()), ("exported", torch.export.export(Root(), (
     root(torch.zeros(1))
     print(name, "hooks fired on root.lin:", fired)
 reproduced = fired == []
-print("REPRODUCED" if reproduced else "NOT REPRODUCED"); raise SystemExit(0 if reproduced else 1)
+print("REPRODUCED" if reproduced else "NOT REPRODUCED")
+raise SystemExit(0 if reproduced else 1)

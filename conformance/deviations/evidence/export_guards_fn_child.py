@@ -21,4 +21,5 @@ print("exported named_modules:", names)
 print("apply visits:          ", visits)
 print("repr:", repr(root))
 reproduced = "_guards_fn" in names and "_guards_fn" not in eager_names
-print("REPRODUCED" if reproduced else "NOT REPRODUCED"); raise SystemExit(0 if reproduced else 1)
+print("REPRODUCED" if reproduced else "NOT REPRODUCED")
+raise SystemExit(0 if reproduced else 1)

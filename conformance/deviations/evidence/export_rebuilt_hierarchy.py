@@ -26,4 +26,5 @@ print("exported:", [(n, type(m).__name__) for n, m in root.named_modules()])
 print("'none_slot' in _parameters:", "none_slot" in root._parameters, " hasattr plain:", hasattr(root, "plain"))
 reproduced = (not hasattr(root, "empty") and type(root.lin) is nn.Module and "none_slot" not in root._parameters
               and not hasattr(root, "plain"))
-print("REPRODUCED" if reproduced else "NOT REPRODUCED"); raise SystemExit(0 if reproduced else 1)
+print("REPRODUCED" if reproduced else "NOT REPRODUCED")
+raise SystemExit(0 if reproduced else 1)

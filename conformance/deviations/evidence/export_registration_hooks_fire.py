@@ -22,4 +22,5 @@ finally:
 print("registrations seen while exporting:", seen)
 names = [name for _, name, _ in seen]
 reproduced = "_guards_fn" in names
-print("REPRODUCED" if reproduced else "NOT REPRODUCED"); raise SystemExit(0 if reproduced else 1)
+print("REPRODUCED" if reproduced else "NOT REPRODUCED")
+raise SystemExit(0 if reproduced else 1)

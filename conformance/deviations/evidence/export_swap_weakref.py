@@ -39,4 +39,5 @@ except RuntimeError as e:
 finally:
     torch.__future__.set_swap_module_params_on_conversion(False)
 reproduced = eager_ok and failed
-print("REPRODUCED" if reproduced else "NOT REPRODUCED"); raise SystemExit(0 if reproduced else 1)
+print("REPRODUCED" if reproduced else "NOT REPRODUCED")
+raise SystemExit(0 if reproduced else 1)

@@ -27,4 +27,5 @@ root.lin.train(False)
 print("root.lin.train(False) works:", root.lin.training is False)
 print("'train' in vars(root):", "train" in vars(root), " 'eval' in vars(root):", "eval" in vars(root))
 reproduced = errors == [NotImplementedError] * 4 and root.lin.training is False
-print("REPRODUCED" if reproduced else "NOT REPRODUCED"); raise SystemExit(0 if reproduced else 1)
+print("REPRODUCED" if reproduced else "NOT REPRODUCED")
+raise SystemExit(0 if reproduced else 1)
