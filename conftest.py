@@ -1,2 +1,2 @@
-"""nnconform's pytest entry point: the conformance, device and report plugins."""
-pytest_plugins = ["conformance.plugin", "conformance.devices", "reports.plugin"]
+"""nnconform's pytest entry point: the conformance, device, report and API-call plugins."""
+pytest_plugins = ["conformance.plugin", "conformance.devices", "reports.plugin", "conformance.apicalls"]
