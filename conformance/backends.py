@@ -193,7 +193,10 @@ class Scripted(Traced):
 
 class Compiled(Backend):
     """torch.compile patches ``nn.Module.__init__``/``__setstate__`` once, on its first compile:
-    do it before the guard's first snapshot, so that it is not taken for a test's leak."""
+    do it before the guard's first snapshot, so that it is not taken for a test's leak.
+    Dynamo caches per code object: each handle compiles its steps afresh (``Handle._compile``)."""
+
+    fresh_code = True
 
     def prepare(self):
         from torch._dynamo.mutation_guard import install_generation_tagging_init

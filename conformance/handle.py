@@ -30,10 +30,11 @@ Labels are recomputed after every step, so they always describe the live graph.
 from __future__ import annotations
 
 import ast
-import keyword
 import functools
+import keyword
 from dataclasses import dataclass, field
 
+from conformance import apicalls
 from strategies.blueprint import Blueprint
 
 
@@ -229,10 +230,18 @@ class Handle:
         return [(name, f"{prefix}{i}") for name, i in pairs]
 
     # -- steps -----------------------------------------------------------------------------------
+    def _compile(self, code: str):
+        """A step's code objects: shared between handles (steps repeat in every example), except
+        under a backend that compiles Python code objects (``fresh_code``): torch.compile caches
+        per code object, so a function defined in a shared step would stay bound to the first
+        handle's namespace."""
+        return _compiled.__wrapped__(code) if getattr(self.backend, "fresh_code", False) else _compiled(code)
+
     def run(self, code: str, **env):
         """Execute one step (see Note [one source per call]); return its last expression's value."""
-        stmts, expr, text = _compiled(code)
+        stmts, expr, text = self._compile(code)
         self.steps.append("".join(f"{k} = {v!r}\n" for k, v in env.items()) + text)
+        apicalls.record(self.steps[-1])  # Note [recording API calls]
         self.namespace.update(env)
         exec(stmts, self.namespace)
         return eval(expr, self.namespace) if expr is not None else None
@@ -240,10 +249,11 @@ class Handle:
     def attempt(self, code: str, **env) -> BaseException | None:
         """Run a step that may raise; return the exception (None when it succeeds). The
         transcript shows it inside ``try``/``except`` printing the error."""
-        stmts, expr, text = _compiled(code)
+        stmts, expr, text = self._compile(code)
         body = "".join(f"    {line}\n" for line in text.splitlines())
         self.steps.append("".join(f"{k} = {v!r}\n" for k, v in env.items())
                           + f"try:\n{body}except Exception as e:\n    print(repr(e))")
+        apicalls.record(self.steps[-1])  # Note [recording API calls]
         self.namespace.update(env)
         try:
             exec(stmts, self.namespace)
@@ -264,12 +274,51 @@ class Handle:
 
 def script(source: str, *, backend=None) -> Handle:
     """A handle over a hand-written program (fixed examples, container tests): ``source`` runs
-    in the builder's runtime namespace and should bind ``root``; steps then run as usual."""
+    in the builder's runtime namespace and should bind ``root``; steps then run as usual.
+
+    With ``backend``, the hand-written root goes through it as a blueprint's root does
+    (``Backend.build``): its prelude and wrap step run on ``root`` after ``source``, the program
+    shows them (prelude first, wrap after ``source``) and names map through ``backend.names``.
+    There is no blueprint for ``Backend.admits`` to judge, so a wrap step that raises (a traced
+    wrapper given a root without a traceable ``forward``, DDP given one without a parameter that
+    requires a gradient) is the wrapper's precondition failing: the test skips, naming the
+    backend and the exception. Only the wrap step is treated so; ``source`` and the steps under
+    test raise as usual. (A backend that overrides ``build`` without a wrap step is not
+    replayed: only its prelude and wrap are.)"""
+    import hashlib
+    import linecache
+    import warnings
+
     import torch
 
     from conformance import build as builder
 
     namespace = dict(vars(builder._runtime()))
+    # The source in linecache under a file name of its own, so that a wrapper reading the source
+    # of a class it defines (torch.jit.script) finds it, as for a generated forward.
+    filename = f"<nnconform script {hashlib.sha1(source.encode()).hexdigest()[:10]}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     with torch.random.fork_rng(devices=[]):  # layer initialisation draws from the global RNG
-        exec(compile(source, "<nnconform script>", "exec"), namespace)
-    return Handle(None, backend, builder.IMPORTS + source.rstrip() + "\n", namespace)
+        exec(compile(source, filename, "exec"), namespace)
+    program = builder.IMPORTS + source.rstrip() + "\n"
+    if backend is None:
+        return Handle(None, backend, program, namespace)
+    import pytest
+
+    from conformance import backends
+
+    reason = backend.refuses(None)
+    if reason:
+        pytest.skip(f"backend {backend.name} refuses a module built on cpu: {reason}")
+    if backend.wrap:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # As in Backend.build: the prelude runs with the wrap step (it is first in the reproducer).
+                exec(backends._compiled(backend.prelude + backend.wrap, backend.name), namespace)
+        except Exception as exc:  # noqa: BLE001 - the wrapper's precondition; reported as the skip's reason
+            first = (str(exc).strip().splitlines() or [""])[0]
+            pytest.skip(f"backend {backend.name} cannot wrap this hand-written root: "
+                        f"{type(exc).__name__}: {first}")
+    program = backends._device_prelude(()) + backend.prelude + program + (backend.wrap + "\n" if backend.wrap else "")
+    return Handle(None, backend, program, namespace, names=backend.names)

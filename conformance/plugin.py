@@ -8,7 +8,6 @@ device discovery, echoed in reproducers), ``--deviations FILE`` (default
 """
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import warnings
 from pathlib import Path
@@ -16,8 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
-from conformance import check, deviations, guard, profiles
-from conformance import backends, harness
+from conformance import backends, check, deviations, guard, harness, profiles
 from conformance.registry import REGISTRY
 
 CONFORMANCE_DIR = Path(__file__).parent
@@ -132,8 +130,11 @@ def pytest_collection_modifyitems(config, items):
 def _skip_missing_capabilities(config, item):
     backend = config.stash[_BACKEND]
     if "backend" not in item.fixturenames and backend is not backends.BUILTIN["eager"]:
-        # A fixed example builds eager torch objects itself: under another backend its result
-        # would be eager torch's, reported as the backend's.
+        # A fixed example without the backend fixture builds eager torch objects itself (fixed
+        # examples that can go through a wrapper take the fixture and ``script(..., backend=)``;
+        # those left outside test_containers.py say at the test why they cannot: what they check
+        # happens while a module is constructed, or there is no module). Under another backend its
+        # result would be eager torch's, reported as the backend's.
         item.add_marker(pytest.mark.skip(reason=f"a fixed example of eager torch; it does not go through "
                                                 f"backend {backend.name} (run it with --backend eager)"))
         return

@@ -415,8 +415,8 @@ def test_to_meta_keeps_parameters_and_refuses_copy_back(data, backend):
 
 @invariant("conv.to_empty")
 @needs("to_empty")
-def test_to_empty_device_is_keyword_only():
-    h = script("root = nn.Module()\nroot.register_buffer('b', torch.zeros(1))")
+def test_to_empty_device_is_keyword_only(backend):
+    h = script("root = nn.Module()\nroot.register_buffer('b', torch.zeros(1))", backend=backend)
     expect_raises(h, "root.to_empty('cpu')", TypeError)
 
 

@@ -54,9 +54,12 @@ class Identity(nn.Module):
         return x
 
 
-def logger(tag, fail=False):
-    """A hook that logs (tag, *its arguments but the module) and returns None, or raises."""
+def logger(tag, fail=False, only=None):
+    """A hook that logs (tag, *its arguments but the module) and returns None, or raises. With
+    ``only`` (global hooks), it logs the calls of that module alone."""
     def hook(m, *args):
+        if only is not None and m is not only:
+            return
         m.log.append((tag, *args))
         if fail:
             raise RuntimeError(tag + " failed")
@@ -90,13 +93,21 @@ def removing_handles(h):
 
 
 @contextmanager
-def program(*statements):
-    """A hand-written torch-only program over ``HEADER`` as a live handle: ``HEADER`` plus the
-    statements is the build, the calls judged are the handle's steps. Layers built in it draw
-    from the RNG, so it runs under a forked one."""
+def program(backend, build, *statements):
+    """A hand-written torch-only program over ``HEADER`` as a live handle: ``HEADER`` plus
+    ``build`` (which binds ``root``) is the build, which goes through ``backend``; then the
+    ``statements`` (hook registrations) are the first step, with ``m`` bound to the hand-written
+    root as the object under test holds it (``root`` itself, or the wrapped module at the
+    backend's name map): hooks are registered on the live module, as users of a wrapper do.
+    The calls judged are the following steps. Layers built in it draw from the RNG, so it runs
+    under a forked one. Hook functions are defined in ``build``, not in a step: a step's text is
+    compiled once per process and its code objects are shared by every handle that runs it,
+    while torch.compile caches what it compiled per code object and binds it to the globals of
+    the first handle that ran it (a later handle then fails with a NameError of dynamo's own)."""
     with torch.random.fork_rng(devices=[]):
-        h = script(HEADER + lines(*statements))
+        h = script(HEADER + build, backend=backend)
     with removing_handles(h):
+        h.run(lines(f"m = {h.node_ref('')}", *statements))
         yield h
 
 
@@ -122,18 +133,19 @@ def expected_order(regs, removed, gpre, gpost):
 @needs("hooks")
 @given(regs=REGISTRATIONS, removing=st.lists(st.booleans(), max_size=5), gpre=st.booleans(), gpost=st.booleans())
 @example(regs=[("pre", False), ("pre", True), ("post", False), ("post", True)], removing=[], gpre=True, gpost=True)
-def test_hook_order_prepend_global_remove(regs, removing, gpre, gpost):
+def test_hook_order_prepend_global_remove(backend, regs, removing, gpre, gpost):
     # regs: hooks (kind, prepend); removing[i]: whether hook i is removed before the call.
     removed = {i for i, remove in enumerate(removing) if remove and i < len(regs)}
-    body = ["root = Identity()"]
+    body = []
     for i, (kind, prepend) in enumerate(regs):
         method = "register_forward_pre_hook" if kind == "pre" else "register_forward_hook"
-        body.append(f"h{i} = root.{method}(logger('h{i}'), prepend={prepend})")
-    body += ["gpre = register_module_forward_pre_hook(logger('gpre'))"] * gpre
-    body += ["gpost = register_module_forward_hook(logger('gpost'))"] * gpost
+        body.append(f"h{i} = m.{method}(logger('h{i}'), prepend={prepend})")
+    # Global hooks fire for every module called (a wrapper's own too): they log m's calls.
+    body += ["gpre = register_module_forward_pre_hook(logger('gpre', only=m))"] * gpre
+    body += ["gpost = register_module_forward_hook(logger('gpost', only=m))"] * gpost
     body += [f"h{i}.remove()\nh{i}.remove()  # a second remove() is a no-op" for i in sorted(removed)]
-    with program(*body) as h:
-        actual = h.run("root(1)\n[entry[0] for entry in root.log]")
+    with program(backend, "root = Identity()", *body) as h:
+        actual = h.run("root(1)\n[entry[0] for entry in m.log]")
     expect_equal(actual, expected_order(regs, removed, gpre, gpost), h)
 
 
@@ -146,12 +158,14 @@ POST_RETURNS = st.tuples(st.sampled_from(["none", "value"]), st.integers(-3, 3))
 @needs("hooks", "forward")
 @given(pres=st.lists(PRE_RETURNS, max_size=3), posts=st.lists(POST_RETURNS, max_size=3), x=st.integers(-5, 5))
 @example(pres=[("single", 1), ("tuple", 2)], posts=[("value", 1), ("none", 0)], x=3)
-def test_hook_return_values(pres, posts, x):
+def test_hook_return_values(backend, pres, posts, x):
     # pres/posts: pre-hooks and forward hooks as (return form, constant); x: the input.
     source = {"none": "None", "single": "a[0] * 10 + {c}", "tuple": "(a[0] + {c},)", "value": "o * 3 + {c}"}
-    body = ["root = Identity()"]
-    body += [f"root.register_forward_pre_hook(lambda m, a: {source[form].format(c=c)})" for form, c in pres]
-    body += [f"root.register_forward_hook(lambda m, a, o: {source[form].format(c=c)})" for form, c in posts]
+    build = lines("root = Identity()",
+                  *(f"pre{j} = lambda m, a: {source[form].format(c=c)}" for j, (form, c) in enumerate(pres)),
+                  *(f"post{j} = lambda m, a, o: {source[form].format(c=c)}" for j, (form, c) in enumerate(posts)))
+    body = [f"m.register_forward_pre_hook(pre{j})" for j in range(len(pres))]
+    body += [f"m.register_forward_hook(post{j})" for j in range(len(posts))]
     # Model: a single value is wrapped into a 1-tuple and becomes the args; forward hooks chain.
     value = x
     for form, c in pres:
@@ -159,9 +173,9 @@ def test_hook_return_values(pres, posts, x):
     seen = value
     for form, c in posts:
         value = value * 3 + c if form == "value" else value
-    with program(*body) as h:
+    with program(backend, build, *body) as h:
         # (the input forward saw, the output)
-        actual = h.run("out = root(x)\n(root.log[0][1], out)", x=x)
+        actual = h.run("out = root(x)\n(m.log[0][1], out)", x=x)
     expect_equal(actual, (seen, value), h)
 
 
@@ -178,14 +192,14 @@ KWPRE = lines(
 @invariant("hooks.kwargs")
 @needs("hooks", "forward")
 @given(data=st.data())
-def test_hook_kwargs(data):
+def test_hook_kwargs(data, backend):
     hooks = data.draw(KWARG_HOOKS, label="hooks in registration order")
     x, k = data.draw(st.integers(-5, 5), label="x"), data.draw(st.integers(-5, 5), label="k")
     register = {
-        "pre": "root.register_forward_pre_hook(logger('pre'))",
-        "kwpre": "root.register_forward_pre_hook(kwpre, with_kwargs=True)",
-        "post": "root.register_forward_hook(logger('post'))",
-        "kwpost": "root.register_forward_hook(logger('kwpost'), with_kwargs=True)",
+        "pre": "m.register_forward_pre_hook(logger('pre'))",
+        "kwpre": "m.register_forward_pre_hook(kwpre, with_kwargs=True)",
+        "post": "m.register_forward_hook(logger('post'))",
+        "kwpost": "m.register_forward_hook(logger('kwpost'), with_kwargs=True)",
     }
     # Model: hooks without with_kwargs see positional args only; a with_kwargs pre-hook's
     # (args, kwargs) replaces both; forward hooks see the args (and kwargs) forward got.
@@ -198,15 +212,16 @@ def test_hook_kwargs(data):
     post_log = [("post", args, args[0]) if hook == "post" else ("kwpost", args, kw, args[0])
                 for hook in hooks if hook in ("post", "kwpost")]
     expected = pre_log + [("forward", args[0], kw)] + post_log
-    with program(KWPRE + "root = Identity()", *(register[h] for h in hooks)) as h:
-        actual = h.run("root(x, k=k)\nroot.log", x=x, k=k)
+    with program(backend, KWPRE + "root = Identity()", *(register[h] for h in hooks)) as h:
+        actual = h.run("root(x, k=k)\nm.log", x=x, k=k)
     expect_equal(actual, expected, h)
 
 
 @invariant("hooks.kwargs")
 @needs("hooks", "forward")
-def test_kwargs_pre_hook_bad_return_raises():
-    with program("root = Identity()", "root.register_forward_pre_hook(lambda m, a, kw: 5, with_kwargs=True)") as h:
+def test_kwargs_pre_hook_bad_return_raises(backend):
+    with program(backend, "root = Identity()\nbad = lambda m, a, kw: 5",
+                 "m.register_forward_pre_hook(bad, with_kwargs=True)") as h:
         expect_error(h, "root(1)",
                      (RuntimeError, "forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got 5."))
 
@@ -223,29 +238,28 @@ CALL_RECORDING_WARNINGS = lines(
     "        error = None",
     "    except Exception as e:",
     "        error = (type(e).__name__, str(e))",
-    "(error, root.log, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])",
+    "(error, m.log, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])",
 )
 
 
 @invariant("hooks.always_call")
 @needs("hooks", "forward")
 @given(data=st.data())
-def test_always_call_runs_when_forward_raises(data):
+def test_always_call_runs_when_forward_raises(data, backend):
     hooks = data.draw(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=4), label="hooks (always_call, raises)")
     glob = data.draw(st.sampled_from([None, "plain", "always"]), label="global forward hook")
-    body = ["root = Identity(fail=True)"]
-    body += [f"root.register_forward_hook(logger('h{i}', fail={fails}), always_call={always})"
-             for i, (always, fails) in enumerate(hooks)]
+    body = [f"m.register_forward_hook(logger('h{i}', fail={fails}), always_call={always})"
+            for i, (always, fails) in enumerate(hooks)]
     if glob:
-        body.append(f"g = register_module_forward_hook(logger('g'), always_call={glob == 'always'})")
+        body.append(f"g = register_module_forward_hook(logger('g', only=m), always_call={glob == 'always'})")
     # Model: forward raises, so only always_call hooks run (global first), each with output None;
     # a raising one is silenced with a UserWarning; the forward's exception propagates.
     ran = ["g"] * (glob == "always") + [f"h{i}" for i, (always, _) in enumerate(hooks) if always]
     expected = (("ValueError", "forward failed"), [("forward", 1, {})] + [(tag, (1,), None) for tag in ran],
                 sum(always and fails for always, fails in hooks))
-    with program(*body) as h:
+    with program(backend, "root = Identity(fail=True)", *body) as h:
         error, log, messages = h.run(CALL_RECORDING_WARNINGS)
-    # (the exception root(1) raised, root.log, the number of silenced-exception UserWarnings)
+    # (the exception root(1) raised, m.log, the number of silenced-exception UserWarnings)
     expect_equal((error, log, sum(SILENCED in m for m in messages)), expected, h)
 
 
@@ -317,10 +331,10 @@ def test_call_runs_hooks_forward_does_not(data, backend):
 
 @invariant("hooks.call_vs_forward_nested_ctx")
 @needs("hooks", "forward")
-def test_handle_as_context_manager_removes_hook():
-    with program("root = Identity()") as h:
-        actual = h.run("with root.register_forward_hook(logger('h')):\n    root(1)\nroot(2)\n"
-                       "[entry[0] for entry in root.log]")
+def test_handle_as_context_manager_removes_hook(backend):
+    with program(backend, "root = Identity()") as h:
+        actual = h.run("with m.register_forward_hook(logger('h')):\n    root(1)\nroot(2)\n"
+                       "[entry[0] for entry in m.log]")
     expect_equal(actual, ["forward", "h", "forward"], h)
 
 
@@ -418,13 +432,15 @@ GRADS = "[([None if t is None else t.tolist() for t in gi], [t.tolist() for t in
 @invariant("hooks.backward_full_and_mixing")
 @needs("hooks", "forward")
 @given(requires_grad=st.booleans())
-def test_full_backward_hook_grad_input(requires_grad):
+def test_full_backward_hook_grad_input(backend, requires_grad):
     weight = [[2.0, -3.0]]
-    with program("root = nn.Linear(2, 1)",
-                 "with torch.no_grad():",
-                 f"    root.weight.copy_(torch.tensor({weight}))",
-                 "grads = []",
-                 "root.register_full_backward_hook(lambda m, gi, go: grads.append((gi, go)))") as h:
+    with program(backend,
+                 "root = nn.Linear(2, 1)\n"
+                 "with torch.no_grad():\n"
+                 f"    root.weight.copy_(torch.tensor({weight}))\n"
+                 "grads = []\n"
+                 "record = lambda m, gi, go: grads.append((gi, go))\n",
+                 "m.register_full_backward_hook(record)") as h:
         with warnings.catch_warnings():  # the documented "fires on outputs" case warns
             warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
             actual = h.run(f"x = torch.ones(1, 2, requires_grad=requires_grad)\nroot(x).sum().backward()\n{GRADS}",
@@ -438,10 +454,9 @@ def test_full_backward_hook_grad_input(requires_grad):
 @invariant("hooks.backward_full_and_mixing")
 @needs("hooks", "forward")
 @given(k=st.integers(-3, 3), n=st.integers(1, 3))
-def test_full_backward_hook_none_for_non_tensors(k, n):
-    with program("root = Scale()",
-                 "grads = []",
-                 "root.register_full_backward_hook(lambda m, gi, go: grads.append((gi, go)))") as h:
+def test_full_backward_hook_none_for_non_tensors(backend, k, n):
+    with program(backend, "root = Scale()\ngrads = []\nrecord = lambda m, gi, go: grads.append((gi, go))\n",
+                 "m.register_full_backward_hook(record)") as h:
         actual = h.run("out, k = root(torch.ones(n, requires_grad=True), k)\nout.sum().backward()\n"
                        "[tuple(tuple(None if t is None else t.tolist() for t in ts) for ts in pair) for pair in grads]",
                        n=n, k=k)
@@ -451,9 +466,10 @@ def test_full_backward_hook_none_for_non_tensors(k, n):
 
 @invariant("hooks.backward_full_and_mixing")
 @needs("hooks")
-def test_mixing_regular_and_full_backward_hooks_raises():
-    with program("root = nn.Linear(2, 1)", "root.register_full_backward_hook(lambda m, gi, go: None)") as h:
-        expect_raises(h, "root.register_backward_hook(lambda m, gi, go: None)", RuntimeError,
+def test_mixing_regular_and_full_backward_hooks_raises(backend):
+    with program(backend, "root = nn.Linear(2, 1)\nnothing = lambda m, gi, go: None\n",
+                 "m.register_full_backward_hook(nothing)") as h:
+        expect_raises(h, "m.register_backward_hook(nothing)", RuntimeError,
                       match="Cannot use both regular backward hooks and full backward hooks on a single Module.")
 
 
@@ -514,14 +530,18 @@ def test_registration_hooks_fire_for_every_registration(data, backend):
 
 
 @invariant("hooks.registration_hooks")
-@needs("hooks")
+@needs("hooks", "register")
 @pytest.mark.parametrize("kind, statement", [
-    ("parameter", "root.register_parameter('x', None)"),
-    ("buffer", "root.register_buffer('x', None)"),
-    ("module", "root.add_module('x', None)"),
+    ("parameter", "{m}.register_parameter('x', None)"),
+    ("buffer", "{m}.register_buffer('x', None)"),
+    ("module", "{m}.add_module('x', None)"),
 ], ids=["parameter", "buffer", "module"])
-def test_registration_hooks_fire_for_none(kind, statement):
-    h = script(RECORD_PRELUDE + "root = torch.nn.Module()")
-    with removing_handles(h):
-        actual = h.run(f"{statement}\n[(k, n, v) for k, m, n, v in fired if m is root]")
+def test_registration_hooks_fire_for_none(kind, statement, backend):
+    # Recording as in the generated test, so that a wrap step that raises leaves no hook behind.
+    with recording() as fired:
+        h = script("root = torch.nn.Module()", backend=backend)
+        h = dataclasses.replace(h, program=RECORD_PRELUDE + h.program)
+        h.namespace["fired"] = fired
+        m = h.node_ref("")  # the hand-written root as the object under test holds it
+        actual = h.run(f"{statement.format(m=m)}\n[(k, n, v) for k, mod, n, v in fired if mod is {m}]")
     expect_equal(actual, [(kind, "x", None)], h)

@@ -321,8 +321,9 @@ def test_load_accepts_any_mapping(data, backend):
 
 
 @invariant("load.bad_inputs")
-def test_load_non_mapping_raises_type_error():
-    h = script("root = nn.Module()")
+@needs("load")
+def test_load_non_mapping_raises_type_error(backend):
+    h = script("root = nn.Module()", backend=backend)
     expect_raises(h, "root.load_state_dict([])", TypeError,
                   match="Expected state_dict to be dict-like, got <class 'list'>.")
 
@@ -519,14 +520,15 @@ def test_load_assign_leaves_input_unchanged(data, backend):
 
 
 @invariant("load.input_not_mutated")
-def test_load_pre_hook_may_rewrite_its_state_dict():
-    h = script("root = nn.Module()\n"
-               "root.weight = nn.Parameter(torch.zeros(2))\n"
-               "root.register_load_state_dict_pre_hook(lambda m, sd, p, *a: sd.__setitem__(p + 'weight', sd.pop(p + 'old_w')))\n")
-    actual = expect_no_error(h, "given = {'old_w': torch.full((2,), 9.0)}\n"
+@needs("load", "hooks")
+def test_load_pre_hook_may_rewrite_its_state_dict(backend):
+    h = script("root = nn.Module()\nroot.weight = nn.Parameter(torch.zeros(2))\n", backend=backend)
+    m = h.node_ref("")  # the hand-written root as the object under test holds it
+    h.run(f"{m}.register_load_state_dict_pre_hook(lambda m, sd, p, *a: sd.__setitem__(p + 'weight', sd.pop(p + 'old_w')))")
+    actual = expect_no_error(h, "given = {key: torch.full((2,), 9.0)}\n"
                                 "result = root.load_state_dict(given)\n"
-                                "(tuple(result), root.weight.tolist(), list(given))")
-    expect_equal(actual, (([], []), [9.0, 9.0], ["old_w"]), h)
+                                f"(tuple(result), {m}.weight.tolist(), list(given))", key=h.names.live("old_w"))
+    expect_equal(actual, (([], []), [9.0, 9.0], [h.names.live("old_w")]), h)
 
 
 @invariant("load.swap_flag")
@@ -571,7 +573,7 @@ def test_load_into_meta_module(data, backend):
         noop = [w for w in caught if w[1] and "which is a no-op" in w[2]]
         expect_true(bool(noop) or not tensor_entries(h), h, actual=[w[2] for w in caught],
                     expected="a UserWarning: copying from a non-meta parameter ... is a no-op")
-    kinds, writers = slot_kinds(h), model_state.last_writers(h.blueprint)
+    kinds = slot_kinds(h)
     for (i, name), obj in before.items():
         now, is_param = getattr(h.node(i), name), kinds[(i, name)] == "param"
         if assign:  # a CPU tensor; a Parameter keeps the module's requires_grad, a buffer takes the source's (False)
@@ -583,12 +585,18 @@ def test_load_into_meta_module(data, backend):
 
 
 @invariant("load.hooks")
-def test_load_post_hook_edits_incompatible_keys():
-    head = "root = nn.Module()\nroot.w = nn.Parameter(torch.zeros(1))\n"
-    h = script(head + "root.register_load_state_dict_post_hook(lambda m, k: (k.missing_keys.clear(), k.unexpected_keys.clear()) and None)\n")
-    result = expect_no_error(h, "root.load_state_dict({'x': torch.zeros(1)})")
+@needs("load", "hooks")
+def test_load_post_hook_edits_incompatible_keys(backend):
+    def handle(hook: str):
+        h = script("root = nn.Module()\nroot.w = nn.Parameter(torch.zeros(1))\n", backend=backend)
+        h.run(f"{h.node_ref('')}.register_load_state_dict_post_hook({hook})")
+        return h
+
+    h = handle("lambda m, k: (k.missing_keys.clear(), k.unexpected_keys.clear()) and None")
+    result = expect_no_error(h, "root.load_state_dict({key: torch.zeros(1)})", key=h.names.live("x"))
     expect_equal(tuple(result), ([], []), h, problem="a post-hook that clears both lists makes a strict load succeed")
-    h = script(head + "root.register_load_state_dict_post_hook(lambda m, k: k.unexpected_keys.append('fake'))\n")
-    expect_raises(h, "root.load_state_dict({'w': torch.ones(1)})", RuntimeError, match='Unexpected key(s) in state_dict: "fake"')
-    h = script(head + "root.register_load_state_dict_post_hook(lambda m, k: 5)\n")
-    expect_raises(h, "root.load_state_dict({'w': torch.ones(1)})", AssertionError)
+    h = handle("lambda m, k: k.unexpected_keys.append('fake')")
+    expect_raises(h, "root.load_state_dict({key: torch.ones(1)})", RuntimeError,
+                  match='Unexpected key(s) in state_dict: "fake"', key=h.names.live("w"))
+    h = handle("lambda m, k: 5")
+    expect_raises(h, "root.load_state_dict({key: torch.ones(1)})", AssertionError, key=h.names.live("w"))

@@ -157,6 +157,7 @@ def _early_class(statement: str) -> str:
 @invariant("reg.before_init")
 @pytest.mark.parametrize(("statement", "message"), [c[1:] for c in BEFORE_INIT], ids=[c[0] for c in BEFORE_INIT])
 def test_assignment_before_init(statement, message):
+    # Stays a fixed example of eager torch: it is about constructing the module, before a wrap could exist.
     h = script(_early_class(statement))  # our own table
     if message is None:  # a plain attribute needs no registry and survives __init__
         h.run("root = Early()")
@@ -171,4 +172,5 @@ def test_assignment_before_init(statement, message):
 @invariant("reg.before_init")
 @pytest.mark.parametrize("call", ["nn.Module(1)", "nn.Module(a=1)"], ids=["positional", "keyword"])
 def test_module_init_takes_no_arguments(call):
+    # Stays a fixed example of eager torch: it is about constructing the module, before a wrap could exist.
     expect_error(script(""), f"root = {call}", (TypeError, ""))

@@ -2,10 +2,10 @@
 and by entry point with no edit to the suite; bad --backend values are usage errors; the name
 map and capabilities behave as declared; the known-deviations claims are enforced."""
 import json
+import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -113,3 +113,85 @@ def test_reproducer_replays_to_the_reported_actual(tmp_path):
     assert replay.returncode == 0, replay.stderr
     actual = re.search(r"actual:\s+(.*)", failure["message"]).group(1)
     assert replay.stdout.strip().splitlines()[-1] == actual, (replay.stdout, actual)
+
+
+# -- fixed examples go through the backend (issue 7) ------------------------------------------------
+MARKING = backends.Backend("marking", "marks the root, then wraps it as child 0 of a Sequential",
+                           prelude="MARK = 'wrapped'\n", wrap="root.marker = MARK\nroot = nn.Sequential(root)",
+                           names=NameMap("0."))
+
+
+def test_fixed_example_goes_through_the_wrap_step():
+    """``script(source, backend=...)`` runs the backend's prelude and wrap step on ``root`` after
+    ``source``, shows them in the program (prelude first, wrap after the source) and names through
+    the backend's name map: what ``Backend.build`` does for a blueprint."""
+    from conformance.handle import script
+
+    h = script("root = nn.Module()\nroot.w = nn.Parameter(torch.zeros(1))", backend=MARKING)
+    assert type(h.root).__name__ == "Sequential" and h.module("").marker == "wrapped"
+    assert h.names is MARKING.names and h.node_ref("") == "getattr(root, '0')"
+    assert h.run("list(root.state_dict())") == [h.names.live("w")] == ["0.w"]
+    program = h.program
+    assert program.startswith("MARK = 'wrapped'\n")
+    assert program.index("root.w = nn.Parameter") < program.index("root.marker = MARK\nroot = nn.Sequential(root)\n")
+    # Without a backend (the fixed examples of eager torch), nothing is wrapped.
+    plain = script("root = nn.Module()")
+    assert type(plain.root).__name__ == "Module" and not hasattr(plain.root, "marker")
+
+
+def test_fixed_example_skips_when_only_the_wrap_step_raises():
+    """A wrap step that raises is the wrapper's precondition (no blueprint for ``admits``): the test
+    skips, naming the backend and the exception's first line. The source's errors stay errors."""
+    from conformance.handle import script
+
+    refusing = backends.Backend("refusing", "cannot wrap", wrap="raise RuntimeError('no forward to trace\\nmore')")
+    with pytest.raises(pytest.skip.Exception,
+                       match=r"^backend refusing cannot wrap this hand-written root: RuntimeError: no forward to trace$"):
+        script("root = nn.Module()", backend=refusing)
+    with pytest.raises(ValueError, match="in the source"):
+        script("raise ValueError('in the source')", backend=refusing)
+
+
+def test_fixed_example_runs_through_a_selected_backend(adapter, monkeypatch, tmp_path):
+    """End to end: a converted fixed example under ``--backend``. A Guarded wrapper that does not
+    declare its name map makes the fixed example see ``inner.``-prefixed names, so it fails and its
+    reproducer shows the wrap step; with the map declared (the documented adapter) it passes. If
+    fixed examples ignored the backend, the first run would pass (or skip)."""
+    (tmp_path / "unmapped_guarded.py").write_text(
+        "from conformance.backends import Backend\n\n\n"
+        "def backend():\n"
+        "    return Backend(name='unmapped', description='Guarded without its name map', version='guarded 0.1',\n"
+        "                   prelude='from my_nnconform_backend import Guarded\\n', wrap='root = Guarded(root)')\n")
+    monkeypatch.setenv("PYTHONPATH", f"{adapter}{os.pathsep}{tmp_path}")
+    devs = tmp_path / "none.txt"
+    devs.write_text("")
+    args = ("conformance/test_traversal.py", "-p", "no:cacheprovider", "-q", "-rA", "-k",
+            "test_dedup_is_by_object_not_storage", f"--deviations={devs}", "--report-dir", str(tmp_path))
+    unmapped = output(run_pytest(*args, "--backend", "unmapped_guarded:backend"))
+    assert re.search(r"FAILED \S+::test_dedup_is_by_object_not_storage", unmapped), unmapped
+    assert "'inner.a'" in unmapped and "root = Guarded(root)" in unmapped, unmapped
+    mapped = output(run_pytest(*args, "--backend", "my_nnconform_backend:backend"))
+    assert re.search(r"PASSED \S+::test_dedup_is_by_object_not_storage", mapped), mapped
+
+
+COMPILED_STEPS = """
+from conformance import backends
+from conformance.handle import script
+compiled = backends.BUILTIN["compile"]
+compiled.prepare()
+step = "h1 = root._orig_mod.register_forward_hook(lambda m, a, o: o + k)\\nroot(torch.ones(1))"
+for k in range(3):
+    h = script(f"class M(nn.Module):\\n    def forward(self, x):\\n        return x * 2\\nroot = M()\\nk = {k}\\n",
+               backend=compiled)
+    print(h.run(step).tolist())
+"""
+
+
+def test_compiled_steps_bind_each_handles_namespace():
+    """torch.compile caches per code object: a lambda defined in a step shared by several
+    handles must see each handle's own globals (Handle._compile, Compiled.fresh_code). In a
+    fresh interpreter: compiling patches nn.Module for the rest of the process."""
+    done = subprocess.run([sys.executable, "-c", COMPILED_STEPS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[2.0]", "[3.0]", "[4.0]"], done.stdout
