@@ -293,6 +293,34 @@ def _folder(config) -> Path:
     return Path(given) if given else config.rootpath / "reports" / "out"
 
 
+def document(config) -> dict:
+    """The run's calls so far, merged over the processes that reported (controller side)."""
+    under_xdist = config.pluginmanager.get_plugin("dsession") is not None  # the controller runs no tests
+    return merge(config.stash[_WORKERS] if under_xdist else [snapshot()])
+
+
+def summary(config) -> dict | None:
+    """For ``report.json`` (key ``api_coverage``): the inventory's coverage totals by this run and
+    the in-scope gaps, one line each; None when this plugin is not active or no conformance test ran."""
+    if not _STATE["on"] or _WORKERS not in config.stash:
+        return None
+    doc = document(config)
+    if not doc["tests"]:
+        return None
+    from conformance import api
+
+    measured = api.measure(api.inventory(), doc["calls"])
+    gaps = []
+    for m in measured:
+        if m.status == "missing":
+            gaps.append(f"{m.entry.key}: never called")
+        elif m.status == "tested":
+            gaps += [f"{m.entry.key}: parameter {p}" for p in m.missing_params]
+            gaps += [f"{m.entry.key}: overload {o}" for o in m.missing_overloads]
+    return {"totals": api.totals(measured), "gaps": gaps, "steps": doc["steps"], "processes": doc["processes"],
+            "file": FILE}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session):
     config = session.config
@@ -301,9 +329,7 @@ def pytest_sessionfinish(session):
         return
     if config.getoption("collectonly"):
         return
-    under_xdist = config.pluginmanager.get_plugin("dsession") is not None  # the controller runs no tests
-    parts = config.stash[_WORKERS] if under_xdist else [snapshot()]
-    doc = merge(parts)
+    doc = document(config)
     if config.getoption("report_dir", None) is None and not doc["tests"]:
         return  # only the project's own tests ran: leave reports/out alone
     try:

@@ -280,3 +280,19 @@ def test_doc_drift_check_failure_is_shown(doc):
     doc["doc_drift"] = {"error": "RuntimeError('<boom>')"}
     assert "The doc drift check failed: RuntimeError('&lt;boom&gt;')" in render.markdown(doc)
     assert "The doc drift check failed: RuntimeError(&#x27;&lt;boom&gt;&#x27;)" in render.html(doc)
+
+
+def test_api_coverage_section_and_validation(doc):
+    """The report's ``api_coverage`` renders in Markdown and HTML; a malformed one is refused."""
+    assert "## API coverage" not in render.markdown(doc)
+    counts = {"covered": 3, "out_of_scope": 1, "missing": 2, "total": 6}
+    doc["api_coverage"] = {"totals": {k: dict(counts) for k in ("methods", "overloads", "parameters")},
+                           "gaps": ["torch.nn.Module.cuda: parameter device"], "steps": 9, "processes": 1,
+                           "file": "api-coverage.json"}
+    schema.validate(doc)
+    md = render.markdown(doc)
+    assert "## API coverage" in md and "3/5 methods" in md and "torch.nn.Module.cuda: parameter device" in md
+    assert 'id="api-coverage"' in render.html(doc)
+    doc["api_coverage"]["gaps"] = "everything"
+    with pytest.raises(schema.SchemaError, match="api_coverage.gaps"):
+        schema.validate(doc)

@@ -330,7 +330,19 @@ class Controller:
                     "ref": registry[i].ref, "url": registry[i].url(version)} for i in used},
             "rows": done,
             "doc_drift": self._doc_drift(),
+            "api_coverage": self._api_coverage() if exitstatus is not None else None,
         }
+
+    def _api_coverage(self) -> dict | None:
+        """``conformance.apicalls.summary``: the API inventory's coverage by this run's steps (null
+        when that plugin is not loaded; ``{"error": ...}`` if it raises)."""
+        calls = sys.modules.get("conformance.apicalls")
+        if calls is None:
+            return None
+        try:
+            return calls.summary(self.config)
+        except Exception as exc:  # noqa: BLE001 - a broken summary never costs the report
+            return {"error": repr(exc)}
 
     def _doc_drift(self) -> dict | None:
         """``conformance.docdrift.check()`` once per run; null when the conformance plugin is not

@@ -215,6 +215,7 @@ def markdown(doc) -> str:
                      md_cell(d["reason"]), md_cell(d["evidence"] or ""))
             out.append("| " + " | ".join(cells) + " |")
     out += _md_doc_drift(doc)
+    out += _md_api_coverage(doc)
     return "\n".join(out) + "\n"
 
 
@@ -252,6 +253,36 @@ def _md_doc_drift(doc) -> list[str]:
                  md_cell(d.get("quote") or ""), md_cell(d.get("detail") or ""))
         out.append("| " + " | ".join(cells) + " |")
     return out
+
+
+def _coverage_line(cov: dict) -> str:
+    t = cov["totals"]
+    parts = [f"{t[k]['covered']}/{t[k]['total'] - t[k]['out_of_scope']} {k}" for k in ("methods", "overloads", "parameters")]
+    return (f"API coverage by this run's steps: {', '.join(parts)} of the in-scope inventory exercised "
+            f"({t['methods']['out_of_scope']} methods out of scope; details: `python -m conformance.coverage --api`).")
+
+
+def _md_api_coverage(doc) -> list[str]:
+    cov = doc.get("api_coverage") or {}
+    if cov.get("error"):
+        return ["", "## API coverage", "", f"The API coverage summary failed: {md_cell(cov['error'])}"]
+    if not cov.get("totals"):
+        return []
+    out = ["", "## API coverage", "", _coverage_line(cov)]
+    if cov.get("gaps"):
+        out += ["", f"Never exercised ({len(cov['gaps'])}):", ""] + [f"- {md_cell(g)}" for g in cov["gaps"]]
+    return out
+
+
+def _html_api_coverage(doc) -> str:
+    cov = doc.get("api_coverage") or {}
+    if cov.get("error"):
+        return f'<h2>API coverage</h2><p id="api-coverage">The API coverage summary failed: {e(cov["error"])}</p>'
+    if not cov.get("totals"):
+        return ""
+    gaps = "".join(f"<li><code>{e(g)}</code></li>" for g in cov.get("gaps") or [])
+    return (f'<h2>API coverage</h2><p id="api-coverage">{e(_coverage_line(cov))}</p>'
+            + (f"<p>Never exercised ({len(cov['gaps'])}):</p><ul>{gaps}</ul>" if gaps else ""))
 
 
 def _md_failure(doc, row) -> list[str]:
@@ -310,7 +341,7 @@ def html(doc) -> str:
         "<h1>nnconform conformance report</h1>", f'<p class="muted">{e(headline(doc))}</p>',
         f'<p id="status" class="banner {banner_class(doc)}">{e(status(doc))}: {e(totals(doc))}</p>',
         _html_unexpected_passes(doc, anchors), _absent_devices(doc), _legend(), _matrix(doc, anchors),
-        _failure_details(doc, anchors), _skip_reasons(doc), _html_doc_drift(doc), _run_table(doc), "</body></html>",
+        _failure_details(doc, anchors), _skip_reasons(doc), _html_doc_drift(doc), _html_api_coverage(doc), _run_table(doc), "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 

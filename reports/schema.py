@@ -140,6 +140,29 @@ def _check_documentation(doc: dict) -> None:
             _check_fingerprints(drift["fingerprints"], "doc_drift.fingerprints")
     if "fingerprints" in doc:
         _check_fingerprints(doc["fingerprints"], "fingerprints")
+    _check_api_coverage(doc.get("api_coverage"))
+
+
+def _check_api_coverage(cov) -> None:
+    """``api_coverage``: null, ``{"error": str}``, or totals (methods/overloads/parameters, each
+    counts by status) and gaps (strings)."""
+    if cov is None:
+        return
+    if not isinstance(cov, dict):
+        raise SchemaError(f"api_coverage must be an object or null, got {type(cov).__name__}")
+    if "error" in cov:
+        if not isinstance(cov["error"], str):
+            raise SchemaError("api_coverage.error must be a string")
+        return
+    totals, gaps = cov.get("totals"), cov.get("gaps")
+    keys = ("covered", "out_of_scope", "missing", "total")
+    if not isinstance(totals, dict) or not all(
+            isinstance(totals.get(k), dict) and all(type(totals[k].get(n)) is int for n in keys)
+            for k in ("methods", "overloads", "parameters")):
+        raise SchemaError("api_coverage.totals must give methods, overloads and parameters, each with integer "
+                          "covered, out_of_scope, missing and total")
+    if not isinstance(gaps, list) or not all(isinstance(g, str) for g in gaps):
+        raise SchemaError("api_coverage.gaps must be a list of strings")
 
 
 def without_timings(doc: dict) -> dict:
