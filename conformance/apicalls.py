@@ -317,7 +317,7 @@ def summary(config) -> dict | None:
         elif m.status == "tested":
             gaps += [f"{m.entry.key}: parameter {p}" for p in m.missing_params]
             gaps += [f"{m.entry.key}: overload {o}" for o in m.missing_overloads]
-    return {"totals": api.totals(measured), "gaps": gaps, "steps": doc["steps"], "processes": doc["processes"],
+    return {"totals": api.totals(measured), "gaps": gaps, "steps": doc["steps"],
             "file": FILE}
 
 

@@ -287,7 +287,7 @@ def test_api_coverage_section_and_validation(doc):
     assert "## API coverage" not in render.markdown(doc)
     counts = {"covered": 3, "out_of_scope": 1, "missing": 2, "total": 6}
     doc["api_coverage"] = {"totals": {k: dict(counts) for k in ("methods", "overloads", "parameters")},
-                           "gaps": ["torch.nn.Module.cuda: parameter device"], "steps": 9, "processes": 1,
+                           "gaps": ["torch.nn.Module.cuda: parameter device"], "steps": 9,
                            "file": "api-coverage.json"}
     schema.validate(doc)
     md = render.markdown(doc)
