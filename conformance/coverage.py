@@ -9,7 +9,8 @@ API surface coverage (docs/api-coverage.md):
   (``conformance.api``) joined with what a run called (``FILE``, default
   ``reports/out/api-coverage.json``, written by the ``conformance.apicalls`` plugin): counts of
   methods, overloads and parameters covered / out of scope / missing, and per method the
-  parameters and overloads never exercised;
+  parameters and overloads never exercised; with ``--check``, exit 1 listing the in-scope gaps
+  (0 when none, 2 when the record cannot be read);
 * ``python -m conformance.coverage --api-diff OLD.json NEW.json``: what appeared or vanished
   between two inventories (``python -m conformance.api --json`` on each release).
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -163,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", nargs="?", const=str(DEFAULT_API_RECORD), metavar="RECORD",
                         help=f"API coverage from a run's api-coverage.json (default {DEFAULT_API_RECORD})")
     parser.add_argument("--gaps", action="store_true", help="with --api: only the never-exercised lines")
+    parser.add_argument("--check", nargs="?", const=True, metavar="RECORD",
+                        help="with --api (RECORD here or there): exit 1 listing the in-scope entries, parameters and overloads "
+                             "never exercised, 0 when none, 2 when the record cannot be read")
     parser.add_argument("--api-diff", nargs=2, metavar=("OLD", "NEW"),
                         help="what appeared or vanished between two `python -m conformance.api --json` dumps")
     args = parser.parse_args(argv)
@@ -175,6 +181,25 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--api-diff: {exc}") from None
         lines = api.diff(old, new)
         print("\n".join(lines) if lines else "no API changes")
+        return 0
+    if args.check:
+        if isinstance(args.check, str):  # --api --check RECORD
+            args.api = args.check
+        if args.api is None:
+            parser.error("--check needs --api RECORD")
+        try:
+            record = json.loads(Path(args.api).read_text())
+            if not isinstance(record, dict) or record.get("schema") != "nnconform.api-coverage":
+                raise ValueError(f"not an api-coverage.json (schema {record.get('schema') if isinstance(record, dict) else None!r})")
+            gaps = api_gaps(record)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"--api {args.api}: cannot check it: {exc}", file=sys.stderr)
+            return 2
+        if gaps:
+            print(f"{len(gaps)} in-scope API gap(s) never exercised by the run ({args.api}):")
+            print("\n".join(f"  {g}" for g in gaps))
+            return 1
+        print(f"no in-scope API gaps ({args.api})")
         return 0
     if args.api is not None:
         record = None

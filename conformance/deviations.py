@@ -20,7 +20,8 @@ so such a claim is judged per run, on the graph Hypothesis reports: a failure wh
 graph matches is an expected failure; a failure on another graph stays a failure (the line is
 named in the message); a pass is a pass (the run did not draw such a graph: nothing to claim).
 ``root=<kind glob>[|...]`` is the same condition on the root's kind alone, and ``has=<feature>``
-on a feature of the graph (``FEATURES``: ``nonpersistent-buffer``, ``none-slot``).
+on a feature of the graph (``FEATURES``: ``nonpersistent-buffer``, ``none-slot``,
+``shared-module``: a module under two or more names).
 
 Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's;
 a name ending in ``.txt`` or holding a ``/`` is a file relative to this one);
@@ -55,6 +56,8 @@ FEATURES = {  # has=<feature>: graph features a conditional line can name
     "nonpersistent-buffer": lambda bp: any(s.kind == "buffer" and s.ref is not None and not s.persistent
                                            for n in bp.nodes for s in n.slots),
     "none-slot": lambda bp: any(s.ref is None for n in bp.nodes for s in n.slots),
+    "shared-module": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
+                                             if s.kind == "child" and s.ref is not None]) > len(set(refs)),
 }
 DEVICE_KINDS = {
     "cpu": lambda d: d == "cpu",

@@ -176,3 +176,72 @@ def touched(bp: Blueprint) -> list[int]:
     """Every tensor ``root(x)`` reads, each once, in first-read order: all non-None parameters
     and buffers of every module it reaches (plain attributes are not members)."""
     return list(dict.fromkeys(t for what, t in events(bp) if what == "touch"))
+
+
+# -- full backward hooks (invariant ``hooks.backward_order_prepend``) ---------------------------
+# [B1] ``root(x).sum().backward()`` with ``x`` requiring grad runs the call tree backwards: the
+# generated forward threads ``x`` through every call (members are added to it, children map it),
+# so the gradient reaches a module's output after everything that ran later, and its input after
+# everything it called. A module's full backward pre-hooks fire when the gradient with respect to
+# its output is computed (``'bpre'``: the reverse of its forward hook's place), its full backward
+# hooks when the gradient with respect to its input is (``'bpost'``: the reverse of its forward
+# pre-hook's place), once per call. Only modules called on ``x``'s path (generated classes and
+# accepting ``Sequential``s, ``on_path``) are hooked: a called layer takes a zero input that
+# needs no gradient.
+# [B2] Hooks of one kind on one module fire in registration order, except that one registered
+# with ``prepend=True`` goes before every hook of that kind registered earlier (``hook_order``).
+
+def on_path(bp: Blueprint) -> list[int]:
+    """[B1] The nodes ``root(x)`` calls with ``x`` itself (each once), in call order."""
+    return list(dict.fromkeys(i for i in call_order(bp) if bp.nodes[i].kind in GENERATED + ("Sequential",)))
+
+
+def hook_order(regs) -> list[int]:
+    """[B2] Firing order of hooks registered in the order of ``regs`` (each its ``prepend`` flag)."""
+    order: list[int] = []
+    for i, prepend in enumerate(regs):
+        order.insert(0, i) if prepend else order.append(i)
+    return order
+
+
+def backward_events(bp: Blueprint, hooked) -> list[tuple[str, int]]:
+    """[B1] ``('bpre', node)`` / ``('bpost', node)`` of ``root(x).sum().backward()`` for the
+    modules in ``hooked`` (nodes of ``on_path``): ``hook_events`` reversed, a forward hook's
+    place becoming the backward pre-hook's and a pre-hook's the backward hook's."""
+    swap = {"post": "bpre", "pre": "bpost"}
+    return [(swap[what], i) for what, i in reversed(hook_events(bp, set(hooked)))]
+
+
+# -- member reads (invariant ``util.functional_call``) --------------------------------------------
+def member_reads(bp: Blueprint) -> list[tuple[int, str, int]]:
+    """[F1]/[F2] Every member read of ``root(x)`` as ``(owner node, slot name, tensor)``, in
+    order, repeats included: the slot is read on the module that holds it, whichever path the
+    call went through. For graphs without built-in layers (a called layer's reads are its own)."""
+    out: list[tuple[int, str, int]] = []
+
+    def use(i: int) -> None:
+        node = bp.nodes[i]
+        if node.kind in GENERATED or (node.kind == "Sequential" and accepts(bp, i)):
+            call(i)
+        elif node.kind in ("Sequential",) + ITERATED:
+            for s in node.slots:
+                if s.ref is not None:
+                    use(s.ref)
+        elif node.kind in PARAMETER_CONTAINERS:
+            out.extend((i, name, ref) for name, ref in members(bp, i))
+        else:
+            raise ValueError(f"member_reads: node kind {node.kind!r} (a layer) is not modelled")
+
+    def call(i: int) -> None:
+        for s in bp.nodes[i].slots:
+            if s.ref is None or s.kind == "plain":
+                continue
+            if s.kind == "child":
+                use(s.ref)
+            else:
+                out.append((i, s.name, s.ref))
+
+    if not root_accepts(bp):
+        raise ValueError("the root has no forward taking x (see root_accepts)")
+    call(bp.root)
+    return out

@@ -16,6 +16,8 @@ The rules, with the invariant ids of ``spec/invariants.md``:
 """
 from __future__ import annotations
 
+import math
+
 from conformance.model import EXTRA_STATE, EXTRA_STATE_KINDS, own, state_dict_entries
 from strategies.blueprint import Blueprint
 
@@ -129,3 +131,50 @@ def stray_keys(bp: Blueprint) -> dict[str, list[str]]:
             out["extra_state"].append(pre + EXTRA_STATE)
     keys = {key for key, _ in state_dict_entries(bp)}
     return {reason: list(dict.fromkeys(k for k in ks if k not in keys)) for reason, ks in out.items()}
+
+
+# -- values (invariant ``util.functional_call``) --------------------------------------------------
+def value_sum(shape: tuple, dtype: str, seed: int) -> int:
+    """The sum of the builder's tensor ``_t(shape, dtype, seed)`` (``conformance.build``: entry
+    ``k`` is ``(7k + seed) % 11 - 5``, ``> 0`` for bool, wrapped modulo 256 for uint8); small
+    integers, exact in every floating dtype the suite draws."""
+    total = 0
+    for k in range(math.prod(shape)):
+        v = (k * 7 + seed) % 11 - 5
+        total += (v > 0) if dtype == "bool" else v % 256 if dtype == "uint8" else v
+    return total
+
+
+def full_sum(shape: tuple, dtype: str, k: int) -> int:
+    """The sum of ``torch.full(shape, k, dtype=dtype)`` for ``0 <= k <= 3``."""
+    return math.prod(shape) * (bool(k) if dtype == "bool" else k)
+
+
+# -- parameter container extra_repr (invariant ``containers.param_extra_repr``) -------------------
+# [R1] ``ParameterList.extra_repr()`` / ``ParameterDict.extra_repr()`` is one line per entry, in
+# the container's order, joined by newlines (the empty string for an empty container): two
+# spaces, ``(key): `` (the index for a list) and, for a tensor, ``Parameter containing: [<type>
+# of size <d1>x<d2>...]`` (``Tensor containing`` for a tensor that is not a Parameter; the size
+# empty for a 0-d tensor; a device suffix `` (cuda:0)`` on accelerators only), where ``<type>``
+# is the dtype (``torch.float32``) for a list and the tensor type name (``torch.FloatTensor``)
+# for a dict; for any other value, ``Object of type: <type name>``.
+TENSOR_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                     "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                     "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def container_extra_repr(kind: str, entries) -> str:
+    """[R1] ``entries``: ``[(key, (is_parameter, shape, dtype name) | type name)]`` of a
+    ``ParameterList`` or ``ParameterDict`` on the CPU: a tensor's description, or the type name
+    of any other value (``'NoneType'`` for ``None``)."""
+    lines = []
+    for key, entry in entries:
+        if isinstance(entry, str):
+            text = f"Object of type: {entry}"
+        else:
+            is_param, shape, dtype = entry
+            kind_text = f"torch.{dtype}" if kind == "ParameterList" else f"torch.{TENSOR_TYPE_NAMES[dtype]}"
+            text = (f"{'Parameter' if is_param else 'Tensor'} containing: "
+                    f"[{kind_text} of size {'x'.join(str(d) for d in shape)}]")
+        lines.append(f"  ({key}): {text}")
+    return "\n".join(lines)

@@ -176,7 +176,10 @@ def _apply_deviations(config, items):
         collected.add(ident)
         params = getattr(getattr(item, "callspec", None), "params", {})
         item.user_properties.append(("params", {k: deviations._show(v) for k, v in params.items()}))
-        dev = next((d for d in found if d.selects(ident, item.originalname, params, _devices(params))), None)
+        matching = [d for d in found if d.selects(ident, item.originalname, params, _devices(params))]
+        # An unconditional claim covers the test whatever it draws: it wins over one conditional
+        # on the drawn graph (which a wrapper's file may inherit from its base).
+        dev = next((d for d in matching if not d.when), matching[0] if matching else None)
         if dev is None:
             continue
         dev.matched.add(item.nodeid)

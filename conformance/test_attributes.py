@@ -434,3 +434,14 @@ def test_set_submodule_value_errors(data, backend):
     expect_error(h, f"root.set_submodule(target, {VALUES[value].source})", (ValueError, message),
                  target=_live(h, path))
     expect_view(h, before, grown(h.blueprint), "a rejected set_submodule changed the graph")
+
+
+# -- extra_repr default ----------------------------------------------------------------------
+@invariant("attr.extra_repr_default")
+@given(data=st.data())
+def test_extra_repr_default_is_empty(data, backend):
+    # Module-like kinds: their classes do not re-implement extra_repr (REPR_KINDS, ModuleList).
+    h = draw_graph(data, backend, blueprints(kinds=REPR_KINDS + ("ModuleList",), max_nodes=4, max_slots=3))
+    nodes = sorted(h.paths)
+    actual = h.run(f"[m.extra_repr() for m in [{', '.join(h.node_ref(i) for i in nodes)}]]")
+    expect_equal(actual, [""] * len(nodes), h)

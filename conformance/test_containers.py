@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conformance import model_containers as mc
+from conformance import model_state
 from conformance.check import expect_equal, expect_no_error, expect_raises, expect_true
 from conformance.draw_containers import (
     DICT_KEYS,
@@ -762,6 +763,61 @@ def test_parameterdict_setitem_any_value(data, backend):
     expected = [(k, value if k == key else v) for k, v in pairs]
     expect_equal([(k, h.lab(v) if isinstance(v, torch.Tensor) else v) for k, v in h.run("list(c.items())")],
                  expected, h)
+
+
+GET_FORMS = {"omitted": "c.get({key!r})", "positional": "c.get({key!r}, {default!r})",
+             "keyword": "c.get({key!r}, default={default!r})"}
+
+
+@invariant("pd.dict_api")
+@needs("containers")
+@one_bug
+@given(data=st.data())
+def test_parameterdict_get_default(data, backend):
+    """``pd.get(key, default)`` is ``dict.get``: the value at a present key, else ``default``
+    (``None`` when it is not given)."""
+    h, i = draw_container(data, backend, "ParameterDict")
+    model = dict(mc.contents(h.blueprint, i))
+    key = data.draw(st.sampled_from(sorted(set(model) | set(DICT_KEYS))), label="key (present or missing)")
+    form = data.draw(st.sampled_from(sorted(GET_FORMS)), label="default passed")
+    default = data.draw(st.sampled_from([7, "s", None]), label="default")
+    open_container(h, i)
+    result = h.run("r = " + GET_FORMS[form].format(key=key, default=default)
+                   + "\n(isinstance(r, torch.Tensor), r if not isinstance(r, torch.Tensor) else None)")
+    actual = h.lab(h.run("r")) if result[0] else result[1]
+    expect_equal(actual, model.get(key, default if form != "omitted" else None), h)
+
+
+def extra_repr_entries(h, pairs):
+    """[R1] entries of ``model_state.container_extra_repr`` for contents ``[(key, label)]``: a
+    tensor label's (is a Parameter, shape, dtype) from the blueprint; ``None`` is ``NoneType``."""
+    out = []
+    for key, label in pairs:
+        if label is None:
+            out.append((key, "NoneType"))
+        else:
+            spec = h.blueprint.tensors[int(label[1:])]
+            out.append((key, (int(label[1:]) in h.blueprint.param_ids(), spec.shape, spec.dtype)))
+    return out
+
+
+@invariant("containers.param_extra_repr")
+@needs("containers")
+@one_bug
+@given(data=st.data())
+def test_parameter_container_extra_repr(data, backend):
+    """Rule [R1] of ``conformance.model_state``: one line per entry, in order."""
+    kind = data.draw(st.sampled_from(["ParameterList", "ParameterDict"]), label="kind")
+    h, i = draw_container(data, backend, kind)
+    entries = extra_repr_entries(h, mc.contents(h.blueprint, i))
+    extra = data.draw(st.sampled_from(["none", "7", "'s'", "None"]), label="non-tensor value added")
+    open_container(h, i)
+    if extra != "none":
+        key = str(len(entries)) if kind == "ParameterList" else "extra"
+        h.run(f"c.append({extra})" if kind == "ParameterList" else f"c['extra'] = {extra}")
+        type_name = {"7": "int", "'s'": "str", "None": "NoneType"}[extra]
+        entries = [e for e in entries if e[0] != key] + [(key, type_name)]
+    expect_equal(h.run("c.extra_repr()"), model_state.container_extra_repr(kind, entries), h)
 
 
 @invariant("containers.parameter_order_follows_contents")

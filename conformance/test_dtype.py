@@ -380,9 +380,28 @@ def test_cpu_signatures(backend):
 
 @invariant("conv.signatures_and_cpu")
 @pytest.mark.skipif(torch.backends.cuda.is_built(), reason="torch is built with CUDA: cuda() is a device move")
-def test_cuda_without_cuda_build(backend):
+@pytest.mark.parametrize("call", ["root.cuda()", "root.cuda(0)", "root.cuda(device=0)", "root.cuda(device='cuda:0')"])
+def test_cuda_without_cuda_build(backend, call):
     h = fixed("root = nn.Linear(2, 2)", backend)
-    expect_raises(h, "root.cuda()", AssertionError, match="Torch not compiled with CUDA enabled")
+    if call == "root.cuda()":
+        expect_raises(h, call, AssertionError, match="Torch not compiled with CUDA enabled")
+    else:  # with a device: still an error (its type and message depend on the device form)
+        expect_raises(h, call, Exception)
+
+
+@invariant("conv.cuda_device")
+@given(data=st.data())
+def test_cuda_device_moves_every_member(data, backend):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device visible: cuda(device) is a device move")
+    h = draw_graph(data, backend, GRAPHS)
+    index = data.draw(st.integers(0, torch.cuda.device_count() - 1), label="device index")
+    form = data.draw(st.sampled_from(["root.cuda({i})", "root.cuda(device={i})"]), label="call")
+    same = h.run(f"out = {form.format(i=index)}\nout is root")
+    members = sorted(h.tensor_paths)
+    devices = h.run(f"[str(t.device) for t in [{', '.join(h.ref(t) for t in members)}]]")
+    expected = [f"cuda:{index}" if h.tensor_paths[t][0] in ("param", "buffer") else "cpu" for t in members]
+    expect_equal((same, devices), (True, expected), h)
 
 
 @invariant("conv.overwrite_flag")

@@ -473,6 +473,47 @@ def test_mixing_regular_and_full_backward_hooks_raises(backend):
                       match="Cannot use both regular backward hooks and full backward hooks on a single Module.")
 
 
+# -- full backward hooks on generated graphs -----------------------------------------------------
+# Full backward pre-hooks and full backward hooks registered on every module in ``names``, in the
+# drawn order ``regs`` of (kind, prepend); each logs (kind + its index in regs, live name).
+BACKWARD_EACH = lines(
+    "log = []",
+    "handles = []",
+    "for name in names:",
+    "    m = root.get_submodule(name)",
+    "    for j, (kind, prepend) in enumerate(regs):",
+    "        if kind == 'bpre':",
+    "            handles.append(m.register_full_backward_pre_hook(",
+    "                lambda m, go, name=name, j=j, log=log: log.append((f'bpre{j}', name)), prepend=prepend))",
+    "        else:",
+    "            handles.append(m.register_full_backward_hook(",
+    "                lambda m, gi, go, name=name, j=j, log=log: log.append((f'bpost{j}', name)), prepend=prepend))",
+)
+BACKWARD_CALL = "root(torch.zeros(1, requires_grad=True)).sum().backward()"
+
+
+@invariant("hooks.backward_order_prepend")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_backward_hooks_order(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    path = model_hooks.on_path(h.blueprint)
+    hooked = data.draw(st.sets(st.sampled_from(path), min_size=1), label="nodes on x's path with backward hooks")
+    regs = data.draw(st.lists(st.tuples(st.sampled_from(["bpre", "bpost"]), st.booleans()), min_size=1, max_size=4),
+                     label="backward hooks (kind, prepend) in registration order")
+    with removing_handles(h):
+        expect_no_error(h, BACKWARD_EACH, names=live_names(h, sorted(hooked)), regs=regs)
+        expect_no_error(h, BACKWARD_CALL)
+        actual = model_events(h, h.run("log"))
+    # Model [B1]/[B2]: the backward events of the call tree; at each, that kind's hooks in prepend order.
+    order = {kind: [j for j in model_hooks.hook_order([p for _, p in regs])
+                    if regs[j][0] == kind] for kind in ("bpre", "bpost")}
+    expected = [(f"{what}{j}", h.paths[i]) for what, i in model_hooks.backward_events(h.blueprint, hooked)
+                for j in order[what]]
+    expect_equal(actual, expected, h, problem="full backward (pre-)hooks do not fire once per call in reverse "
+                                              "call order, in registration order with prepended ones first")
+
+
 # -- registration hooks -----------------------------------------------------------------------------
 KINDS = ("parameter", "buffer", "module")
 RECORD_PRELUDE = (

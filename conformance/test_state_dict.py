@@ -6,7 +6,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch import nn
 
-from conformance import model, model_state
+from conformance import model, model_hooks, model_state
 from conformance.check import ConformanceError, expect_equal, expect_raises, expect_true
 from conformance.handle import script
 from conformance.harness import draw_graph, needs
@@ -329,3 +329,100 @@ def test_state_dict_public_post_hook_must_return_none(backend):
     h = script("root = nn.Module()", backend=backend)
     h.run(f"hook = {h.node_ref('')}.register_state_dict_post_hook(lambda *args: {{'replaced': 1}})")
     expect_raises(h, "root.state_dict()", RuntimeError, match="state_dict post-hook must return None")
+
+
+# -- get_extra_state / set_extra_state called directly -------------------------------------------
+@invariant("sd.extra_state_direct")
+@given(data=st.data())
+def test_extra_state_direct_calls(data, backend):
+    h = draw_graph(data, backend, GRAPHS)
+    i = data.draw(st.sampled_from(sorted(h.paths)), label="node")
+    value = data.draw(st.integers(-3, 3), label="state set")
+    m = h.node_ref(i)
+    if h.blueprint.nodes[i].kind in model.EXTRA_STATE_KINDS:
+        # The class implements both: get returns its state; set then get round-trips.
+        got = h.run(f"{m}.get_extra_state()")
+        h.run(f"{m}.set_extra_state({{'extra': value}})", value=value)
+        expect_equal((got, h.run(f"{m}.get_extra_state()")),
+                     ({"extra": h.blueprint.nodes[i].args[0]}, {"extra": value}), h)
+    else:
+        # Module's own methods: this class has no extra state to get or set.
+        expect_raises(h, f"{m}.get_extra_state()", RuntimeError)
+        expect_raises(h, f"{m}.set_extra_state({{'extra': value}})", RuntimeError, value=value)
+
+
+# -- torch.nn.utils.stateless.functional_call ------------------------------------------------------
+# Graphs without built-in layers whose root takes x: root(x) is x plus the sum of every member
+# read (conformance.model_hooks.member_reads), so its value follows from the members alone.
+FC_GRAPHS = blueprints(kinds=("Module", "ExtraState", "Sequential", "ModuleList", "ModuleDict",
+                              "ParameterList", "ParameterDict")).filter(model_hooks.root_accepts)
+SNAPSHOT = "list(root.named_parameters(remove_duplicate=False)) + list(root.named_buffers(remove_duplicate=False))"
+
+
+def member_names(bp) -> list[tuple[str, int, str, int]]:
+    """``(name, owner node, slot name, tensor)`` of every parameter and buffer name, every path."""
+    out = []
+    for path, node in model.named_modules(bp, remove_duplicate=False):
+        for kind in ("param", "buffer"):
+            out += [(model.join(path, name), node, name, ref) for name, ref in model.own(bp, node, kind)]
+    return out
+
+
+def forward_value(bp, replaced: dict, unit) -> float:
+    """root(zeros(1)) with the members of the replaced units (``unit(node, slot, tensor)``) filled with their value."""
+    total = 0
+    for node, slot, ref in model_hooks.member_reads(bp):
+        spec = bp.tensors[ref]
+        k = replaced.get(unit(node, slot, ref))
+        total += (model_state.full_sum(spec.shape, spec.dtype, k) if k is not None
+                  else model_state.value_sum(spec.shape, spec.dtype, spec.seed))
+    return float(total)
+
+
+@invariant("util.functional_call")
+@needs("forward", "register")
+@given(data=st.data())
+def test_functional_call_replaces_temporarily(data, backend):
+    h = draw_graph(data, backend, FC_GRAPHS, forward=True)
+    bp = h.blueprint
+    tie = data.draw(st.booleans(), label="tie_weights")
+    strict = data.draw(st.booleans(), label="strict")
+    names = member_names(bp)
+    # A replaced unit: with tie_weights a tensor (every name of it), without it one slot of one module.
+    unit = (lambda node, slot, ref: ref) if tie else (lambda node, slot, ref: (node, slot))
+    units = sorted({unit(node, slot, ref) for _, node, slot, ref in names}, key=repr)
+    every = data.draw(st.booleans(), label="every name given") if units else False
+    chosen = units if every else data.draw(st.lists(st.sampled_from(units), unique=True) if units else st.just([]),
+                                           label="units replaced")
+    values = {u: data.draw(st.integers(0, 3), label=f"value of {u}") for u in chosen}
+    lines_ = ["d = {}"]
+    for j, u in enumerate(chosen):
+        given = [n for n, node, slot, ref in names if unit(node, slot, ref) == u]
+        # With tie_weights one name of a tensor is enough (the others follow it) unless every name is
+        # drawn; without, a slot's every path (a shared module's slot has several) is given.
+        given = given if every or not tie else given[:1]
+        owner, _, attr = given[0].rpartition(".")
+        lines_.append(f"v{j} = torch.full_like({h.node_ref(owner)}.{attr}" if attr.isidentifier()
+                      else f"v{j} = torch.full_like(getattr({h.node_ref(owner)}, {attr!r})")
+        lines_[-1] += f", {values[u]})"
+        lines_ += [f"d[{h.names.live(n)!r}] = v{j}" for n in given]
+    h.run("from torch.nn.utils import stateless\n" + "\n".join(lines_) + f"\nsnap = {SNAPSHOT}")
+    call = f"stateless.functional_call(root, d, (torch.zeros(1),), {{}}, tie_weights={tie}, strict={strict}).tolist()"
+    # strict: the given names (with tie_weights, every name of a given tensor) must be every name.
+    covered = {n for n, node, slot, ref in names if unit(node, slot, ref) in values}
+    if strict and covered != {n for n, *_ in names}:
+        expect_raises(h, call, RuntimeError, match="Missing key(s)")
+    else:
+        expect_equal(h.run(call), [forward_value(bp, values, unit)], h,
+                     problem="functional_call does not compute the module with the given tensors")
+    # Law: a rejected or temporary call changes nothing.
+    after = h.run(f"now = {SNAPSHOT}\n[(n, m == n and t is u) for (n, t), (m, u) in zip(snap, now)], len(now) == len(snap)")
+    expect_equal(after, ([(n, True) for n, _ in after[0]], True), h,
+                 problem="after functional_call the module does not hold its own tensors")
+    expect_equal(h.run("root(torch.zeros(1)).tolist()"), [forward_value(bp, {}, unit)], h,
+                 problem="after functional_call the module computes with other values")
+    if units:  # strict: every name of one unit left out of an otherwise complete dict must raise
+        gone = {h.names.live(n) for n, node, slot, ref in names if unit(node, slot, ref) == units[0]}
+        expect_raises(h, f"d2 = {{n: t for n, t in snap if n not in {sorted(gone)!r}}}\n"
+                         f"stateless.functional_call(root, d2, (torch.zeros(1),), {{}}, tie_weights={tie}, strict=True)",
+                      RuntimeError, match="Missing key")

@@ -488,3 +488,76 @@ def pytest_terminal_summary(terminalreporter):
     name = os.environ.get(ENV)
     if name in BREAKS:
         terminalreporter.write_line(f"nnconform: deliberately broken: {name} ({BREAKS[name].what})")
+
+
+# -- issue 13 part 3: the API gaps filled --------------------------------------------------------
+@brk("hooks.backward_prepend_ignored", "test_hooks.py", "test_generated_graph_backward_hooks_order")
+def _():
+    """register_full_backward_hook and register_full_backward_pre_hook ignore prepend=True."""
+    for attr in ("register_full_backward_hook", "register_full_backward_pre_hook"):
+        wrap(nn.Module, attr, lambda original: lambda self, hook, prepend=False: original(self, hook, prepend=False))
+
+
+@brk("hooks.backward_pre_hook_not_called", "test_hooks.py", "test_generated_graph_backward_hooks_order")
+def _():
+    """register_full_backward_pre_hook returns a handle but the hook never fires."""
+    wrap(nn.Module, "register_full_backward_pre_hook",
+         lambda original: lambda self, hook, prepend=False: original(self, lambda *a: None, prepend=prepend))
+
+
+@brk("containers.pd_get_ignores_default", "test_containers.py", "test_parameterdict_get_default")
+def _():
+    """ParameterDict.get returns None for a missing key whatever the default."""
+    wrap(nn.ParameterDict, "get", lambda original: lambda self, key, default=None: original(self, key))
+
+
+@brk("containers.pl_extra_repr_dict_layout", "test_containers.py", "test_parameter_container_extra_repr")
+def _():
+    """ParameterList.extra_repr names tensors by type name (ParameterDict's layout), not by dtype."""
+    nn.ParameterList.extra_repr = lambda self: nn.ParameterDict.extra_repr(
+        nn.ParameterDict({str(i): p for i, p in enumerate(self)}))
+
+
+@brk("state_dict.functional_call_keeps_values", "test_state_dict.py", "test_functional_call_replaces_temporarily")
+def _():
+    """functional_call leaves the replacement tensors in the module."""
+    from torch.nn.utils import stateless
+    from torch.nn.utils._named_member_accessor import NamedMemberAccessor
+
+    def make(original):
+        def functional_call(module, parameters_and_buffers, *args, **kwargs):
+            out = original(module, parameters_and_buffers, *args, **kwargs)
+            NamedMemberAccessor(module).swap_tensors_dict(dict(parameters_and_buffers), allow_missing=True)
+            return out
+        return functional_call
+    wrap(stateless, "functional_call", make)
+
+
+@brk("state_dict.functional_call_ignores_strict", "test_state_dict.py", "test_functional_call_replaces_temporarily")
+def _():
+    """functional_call ignores strict=True: missing keys are accepted."""
+    from torch.nn.utils import stateless
+
+    def make(original):
+        def functional_call(module, parameters_and_buffers, args=None, kwargs=None, *, tie_weights=True, strict=False):
+            return original(module, parameters_and_buffers, args, kwargs, tie_weights=tie_weights, strict=False)
+        return functional_call
+    wrap(stateless, "functional_call", make)
+
+
+@brk("state_dict.get_extra_state_default_returns", "test_state_dict.py", "test_extra_state_direct_calls")
+def _():
+    """Module.get_extra_state returns None instead of raising for a class without extra state."""
+    nn.Module.get_extra_state = lambda self: None
+
+
+@brk("state_dict.set_extra_state_default_silent", "test_state_dict.py", "test_extra_state_direct_calls")
+def _():
+    """Module.set_extra_state accepts any state silently instead of raising."""
+    nn.Module.set_extra_state = lambda self, state: None
+
+
+@brk("attributes.extra_repr_default_not_empty", "test_attributes.py", "test_extra_repr_default_is_empty")
+def _():
+    """Module.extra_repr() returns the class name instead of the empty string."""
+    nn.Module.extra_repr = lambda self: type(self).__name__

@@ -202,3 +202,30 @@ def test_recorder_plugin_writes_api_coverage_under_xdist(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert page.returncode == 0, page.stderr
     assert "| `Module.to` | tested |" in page.stdout
+
+
+# -- --check ------------------------------------------------------------------------------------
+
+def test_check_fails_on_a_planted_gap(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "api-coverage.json"
+    path.write_text(json.dumps(record_of("root.state_dict(destination=d, prefix='a', keep_vars=True)")))
+    assert coverage.main(["--api", str(path), "--check"]) == 1  # the rest of the inventory is a gap here
+    out = capsys.readouterr().out
+    assert "  Module.named_modules: never called" in out and "Module.state_dict" not in out
+    # An inventory of state_dict alone: fully exercised, then a run that leaves keep_vars out.
+    only = [e for e in api.inventory() if e.key == "Module.state_dict"]
+    monkeypatch.setattr(api, "inventory", lambda: only)
+    assert coverage.main(["--api", str(path), "--check"]) == 0
+    assert "no in-scope API gaps" in capsys.readouterr().out
+    path.write_text(json.dumps(record_of("root.state_dict(destination=d, prefix='a')")))
+    assert coverage.main(["--api", str(path), "--check"]) == 1
+    assert capsys.readouterr().out.splitlines()[1:] == ["  Module.state_dict: parameter keep_vars"]
+
+
+def test_check_exits_2_on_a_bad_file(tmp_path, capsys):
+    assert coverage.main(["--api", str(tmp_path / "missing.json"), "--check"]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert coverage.main(["--api", str(bad), "--check"]) == 2
+    bad.write_text(json.dumps({"schema": "other"}))
+    assert coverage.main(["--api", str(bad), "--check"]) == 2

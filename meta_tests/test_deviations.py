@@ -170,4 +170,16 @@ def test_unknown_feature_is_a_usage_error(tmp_path):
     path = deviations(tmp_path, f"{PASSING} has=tied-buffer | a planted claim | evidence.py")
     result = run(f"--deviations={path}")
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
-    assert "selector 'has=tied-buffer': features are nonpersistent-buffer, none-slot" in output(result)
+    assert "selector 'has=tied-buffer': features are nonpersistent-buffer, none-slot, shared-module" in output(result)
+
+
+def test_unconditional_line_wins_over_a_conditional_one(tmp_path):
+    """A wrapper inherits its base's conditional line; its own unconditional claim on the same
+    test must still cover every draw."""
+    (tmp_path / "evidence.py").write_text(REPRODUCES)
+    path = tmp_path / "devs.txt"
+    path.write_text("conv.sharing.tied_parameters test=test_conversion_keeps_tied_parameters root=LSTM | on LSTM | evidence.py\n"
+                    "conv.sharing.tied_parameters test=test_conversion_keeps_tied_parameters | always | evidence.py\n")
+    result = run_pytest(*TIED, f"--deviations={path}", "--report-dir", str(tmp_path / "o"))
+    assert result.returncode == pytest.ExitCode.OK and "1 xfailed" in output(result), output(result)
+    assert f"known deviation ({path}:2)" in output(result), output(result)

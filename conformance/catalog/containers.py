@@ -50,3 +50,16 @@ INVARIANTS = [
         "torch.nn.ParameterList",
     ),
 ]
+
+INVARIANTS += [
+    Invariant(
+        "containers.param_extra_repr",
+        "reference",
+        "containers",
+        'Module.extra_repr: "To print customized extra information, you should re-implement this method in your '
+        'own modules." ParameterList and ParameterDict re-implement it; the per-entry layout (one line per entry, '
+        "'  (key): Parameter containing: [<dtype> of size AxB]', 'Object of type: T' for other values) is "
+        "long-standing behaviour, not a documented sentence (conformance.model_state [R1]).",
+        "torch.nn.ParameterList.extra_repr",
+    ),
+]

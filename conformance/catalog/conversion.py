@@ -17,3 +17,14 @@ INVARIANTS = [
               'returned." A parameter, buffer or .grad whose dtype a conversion leaves unchanged keeps its storage.',
               "torch.nn.Module.to"),
 ]
+
+INVARIANTS += [
+    Invariant(
+        "conv.cuda_device",
+        "documented",
+        "conversion",
+        'cuda: "Move all model parameters and buffers to the GPU." device: "if specified, all parameters will be '
+        'copied to that device" Returns: "self"',
+        "torch.nn.Module.cuda",
+    ),
+]

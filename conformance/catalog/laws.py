@@ -21,3 +21,15 @@ INVARIANTS = [
         "torch.nn.Module",
     ),
 ]
+
+INVARIANTS += [
+    Invariant(
+        "attr.extra_repr_default",
+        "reference",
+        "registration",
+        'extra_repr: "Return the extra representation of the module. To print customized extra information, you '
+        'should re-implement this method in your own modules." (A class that does not re-implement it has no '
+        "extra information: Module.extra_repr() is the empty string.)",
+        "torch.nn.Module.extra_repr",
+    ),
+]
