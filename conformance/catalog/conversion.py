@@ -23,8 +23,8 @@ INVARIANTS += [
         "conv.cuda_device",
         "documented",
         "conversion",
-        'cuda: "Move all model parameters and buffers to the GPU." device: "if specified, all parameters will be '
-        'copied to that device" Returns: "self"',
+        'cuda: "Move all model parameters and buffers to the GPU." "if specified, all parameters will be '
+        'copied to that device" "Returns: Module: self"',
         "torch.nn.Module.cuda",
     ),
 ]

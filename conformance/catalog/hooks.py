@@ -40,11 +40,12 @@ INVARIANTS += [
         "documented",
         "hooks",
         'register_full_backward_pre_hook: "The hook will be called every time the gradients for the module are '
-        'computed." register_full_backward_hook: "The hook will be called every time the gradients with respect to '
-        'a module are computed" prepend: "If true, the provided ``hook`` will be fired before all existing '
+        'computed." "If true, the provided ``hook`` will be fired before all existing '
         '``backward_pre`` hooks on this :class:`torch.nn.Module`. Otherwise, the provided ``hook`` will be fired '
-        'after all existing ``backward_pre`` hooks" (and likewise for ``backward`` hooks). (Nested calls: the '
-        "gradient reaches a module's output before its children's and its input after them.)",
+        'after all existing ``backward_pre`` hooks" register_full_backward_hook: "The hook will be called every '
+        'time the gradients with respect to a module are computed" (and likewise for ``prepend`` of ``backward`` '
+        "hooks). (Nested calls: the gradient reaches a module's output before its children's and its input after "
+        "them.)",
         "torch.nn.Module.register_full_backward_pre_hook",
     ),
 ]

@@ -29,8 +29,8 @@ INVARIANTS += [
         "documented",
         "state_dict",
         'torch.func.functional_call: "Performs a functional call on the module by replacing the module parameters '
-        'and buffers with the provided ones." tie_weights: "If True, then parameters and buffers tied in the '
-        'original model will be treated as tied in the reparameterized version." strict: "If True, then the '
+        'and buffers with the provided ones." "If True, then parameters and buffers tied in the '
+        'original model will be treated as tied in the reparameterized version." "If True, then the '
         'parameters and buffers passed in must match the parameters and buffers in the original module." '
         "Law: a rejected or temporary call changes nothing (afterwards the module holds its own tensors).",
         "torch.nn.utils.stateless.functional_call",
