@@ -309,7 +309,8 @@ def summary(config) -> dict | None:
         return None
     from conformance import api
 
-    measured = api.measure(api.inventory(), doc["calls"])
+    entries = api.inventory()
+    measured = api.measure(entries, doc["calls"])
     gaps = []
     for m in measured:
         if m.status == "missing":
@@ -318,7 +319,7 @@ def summary(config) -> dict | None:
             gaps += [f"{m.entry.key}: parameter {p}" for p in m.missing_params]
             gaps += [f"{m.entry.key}: overload {o}" for o in m.missing_overloads]
     return {"totals": api.totals(measured), "gaps": gaps, "steps": doc["steps"],
-            "file": FILE}
+            "file": FILE, "inventory": api.dump(entries)}
 
 
 @pytest.hookimpl(trylast=True)

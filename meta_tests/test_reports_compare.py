@@ -430,3 +430,24 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, monkeypatch, old, case):
 
 def test_usage_error():
     assert compare.main(["only-one.json"]) == 2
+
+
+def test_api_surface_changes_between_inventories(tmp_path, capsys, old):
+    """A parameter a release adds to a Module method is listed, and marked unexercised while it is
+    among NEW's gaps; an identical inventory lists nothing."""
+    from conformance import api
+
+    inventory = json.loads(json.dumps(api.dump(api.inventory())))
+    counts = {"covered": 1, "out_of_scope": 0, "missing": 0, "total": 1}
+    cov = {"totals": {k: dict(counts) for k in ("methods", "overloads", "parameters")}, "gaps": [],
+           "steps": 1, "file": "api-coverage.json", "inventory": inventory}
+    old["api_coverage"] = cov
+    new = copy.deepcopy(old)
+    assert compare.api_changes(old, new) == []
+    entry = next(e for e in new["api_coverage"]["inventory"]["entries"] if e["key"].endswith("Module.state_dict"))
+    entry["params"].append({**entry["params"][-1], "name": "new_flag"})
+    new["api_coverage"]["gaps"] = [f"{entry['key']}: parameter new_flag"]
+    code, captured = _run(tmp_path, capsys, old, new)
+    out = captured.out
+    assert "## API surface changed (1)" in out, out
+    assert f"+ {entry['key']}: parameter new_flag · not exercised in NEW" in out, out

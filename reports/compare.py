@@ -12,7 +12,8 @@ Prints Markdown, in this order:
   invariant, each with its actual, expected and reproducer; fixed deviations (xfailed -> passed,
   xpassed, or strict mode's unexpected-pass failure) grouped by the deviations line to retire;
   deviations that fail differently; documentation changed (new doc drift entries, docstrings whose
-  fingerprint changed while the quote is still found); other fixes; new and removed invariants;
+  fingerprint changed while the quote is still found); API surface changed (methods, parameters
+  and overloads added or removed between the two torches' inventories); other fixes; new and removed invariants;
   changed deviation reasons; other outcome changes; new and removed tests.
 
 Exit status:
@@ -382,8 +383,42 @@ def markdown(old: dict, new: dict, old_path: str, new_path: str) -> str:
         if items:
             out += _section(title, items)
         if title == "deviations that fail differently":
-            out += _documentation(old, new)
+            out += _documentation(old, new) + _api_surface(old, new)
     return "\n".join(out)
+
+
+def api_changes(old: dict, new: dict) -> list[str]:
+    """What the API surface gained (``+``) or lost (``-``) between the two torch versions: methods,
+    parameters and overloads of the inventory each report carries (``api_coverage.inventory``),
+    with NEW's gaps for the added ones (a new parameter is uncovered until a property draws it)."""
+    inventories = [(doc.get("api_coverage") or {}).get("inventory") for doc in (old, new)]
+    if not all(isinstance(i, dict) for i in inventories):
+        return []
+    from conformance import api
+
+    try:
+        lines = api.diff(api.load(inventories[0]), api.load(inventories[1]))
+    except (ValueError, TypeError, KeyError) as exc:
+        return [f"(the API inventories cannot be compared: {exc})"]
+    gaps = set((new.get("api_coverage") or {}).get("gaps") or [])
+    return [line + (" · not exercised in NEW" if line.startswith("+ ") and _gap_for(line, gaps) else "")
+            for line in lines]
+
+
+def _gap_for(line: str, gaps: set) -> bool:
+    """Whether an added entry or parameter (``+ key: parameter p`` or ``+ key(...)``) is among NEW's gaps."""
+    body = line[2:]
+    key, _, rest = body.partition(": ")
+    if rest.startswith("parameter "):
+        return f"{key}: parameter {rest.split()[1]}" in gaps
+    return f"{body.split('(')[0]}: never called" in gaps
+
+
+def _api_surface(old, new) -> list[str]:
+    changes = api_changes(old, new)
+    if not changes:
+        return []
+    return [f"## API surface changed ({len(changes)})", ""] + [f"- {md_cell(c)}" for c in changes] + [""]
 
 
 def _documentation(old, new) -> list[str]:
