@@ -395,6 +395,18 @@ def totals(measured: list[Measured]) -> dict[str, dict[str, int]]:
     return t
 
 
+def gaps(measured: list[Measured]) -> list[str]:
+    """In-scope entries, parameters and overloads a run never exercised, one line each."""
+    out = []
+    for m in measured:
+        if m.status == "missing":
+            out.append(f"{m.entry.key}: never called")
+        elif m.status == "tested":
+            out += [f"{m.entry.key}: parameter {p}" for p in m.missing_params]
+            out += [f"{m.entry.key}: overload {o}" for o in m.missing_overloads]
+    return out
+
+
 # -- release diff ------------------------------------------------------------------------------
 
 def diff(old: list[Entry], new: list[Entry]) -> list[str]:

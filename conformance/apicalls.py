@@ -311,14 +311,7 @@ def summary(config) -> dict | None:
 
     entries = api.inventory()
     measured = api.measure(entries, doc["calls"])
-    gaps = []
-    for m in measured:
-        if m.status == "missing":
-            gaps.append(f"{m.entry.key}: never called")
-        elif m.status == "tested":
-            gaps += [f"{m.entry.key}: parameter {p}" for p in m.missing_params]
-            gaps += [f"{m.entry.key}: overload {o}" for o in m.missing_overloads]
-    return {"totals": api.totals(measured), "gaps": gaps, "steps": doc["steps"],
+    return {"totals": api.totals(measured), "gaps": api.gaps(measured), "steps": doc["steps"],
             "file": FILE, "inventory": api.dump(entries)}
 
 

@@ -138,15 +138,7 @@ def api_gaps(record: dict, entries=None) -> list[str]:
     """In-scope entries, parameters and overloads a run never exercised, one line each."""
     from conformance import api
 
-    measured = api.measure(api.inventory() if entries is None else entries, record["calls"])
-    out = []
-    for m in measured:
-        if m.status == "missing":
-            out.append(f"{m.entry.key}: never called")
-        elif m.status == "tested":
-            out += [f"{m.entry.key}: parameter {p}" for p in m.missing_params]
-            out += [f"{m.entry.key}: overload {o}" for o in m.missing_overloads]
-    return out
+    return api.gaps(api.measure(api.inventory() if entries is None else entries, record["calls"]))
 
 
 def _read_json(path: str, what: str) -> dict:
