@@ -108,15 +108,22 @@ class Backend:
         devices the test will move it to (their set-up joins the prelude); ``forward``: render a
         generated forward even if the backend does not need one (tests that call the root)."""
         forward = forward or self.forward
-        prelude = _device_prelude((device, *uses)) + self.prelude
         namespace = builder.run(bp, device, forward=forward)
+        self.wrap_root(namespace)
+        program = self.program(builder.render(bp, device, forward=forward), (device, *uses))
+        return Handle(bp, self, program, namespace, device=device, names=self.names)
+
+    def wrap_root(self, namespace: dict) -> None:
+        """Run the wrap step on the ``root`` a build bound in ``namespace``. The prelude runs here
+        too (it is first in the reproducer): the wrap step uses it."""
         if self.wrap:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                # The prelude runs here too (it is first in the reproducer): the wrap step uses it.
                 exec(_compiled(self.prelude + self.wrap, self.name), namespace)
-        program = prelude + builder.render(bp, device, forward=forward) + (self.wrap + "\n" if self.wrap else "")
-        return Handle(bp, self, program, namespace, device=device, names=self.names)
+
+    def program(self, build: str, devices=()) -> str:
+        """The reproducer's first part: devices' set-up, prelude, the ``build`` text, wrap step."""
+        return _device_prelude(devices) + self.prelude + build + (self.wrap + "\n" if self.wrap else "")
 
 
 @functools.lru_cache(maxsize=64)

@@ -287,7 +287,6 @@ def script(source: str, *, backend=None) -> Handle:
     replayed: only its prelude and wrap are.)"""
     import hashlib
     import linecache
-    import warnings
 
     import torch
 
@@ -305,20 +304,12 @@ def script(source: str, *, backend=None) -> Handle:
         return Handle(None, backend, program, namespace)
     import pytest
 
-    from conformance import backends
-
     reason = backend.refuses(None)
     if reason:
         pytest.skip(f"backend {backend.name} refuses a module built on cpu: {reason}")
-    if backend.wrap:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # As in Backend.build: the prelude runs with the wrap step (it is first in the reproducer).
-                exec(backends._compiled(backend.prelude + backend.wrap, backend.name), namespace)
-        except Exception as exc:  # noqa: BLE001 - the wrapper's precondition; reported as the skip's reason
-            first = (str(exc).strip().splitlines() or [""])[0]
-            pytest.skip(f"backend {backend.name} cannot wrap this hand-written root: "
-                        f"{type(exc).__name__}: {first}")
-    program = backends._device_prelude(()) + backend.prelude + program + (backend.wrap + "\n" if backend.wrap else "")
-    return Handle(None, backend, program, namespace, names=backend.names)
+    try:
+        backend.wrap_root(namespace)
+    except Exception as exc:  # noqa: BLE001 - the wrapper's precondition; reported as the skip's reason
+        first = (str(exc).strip().splitlines() or [""])[0]
+        pytest.skip(f"backend {backend.name} cannot wrap this hand-written root: {type(exc).__name__}: {first}")
+    return Handle(None, backend, backend.program(program), namespace, names=backend.names)
