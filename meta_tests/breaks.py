@@ -561,3 +561,7 @@ def _():
 def _():
     """Module.extra_repr() returns the class name instead of the empty string."""
     nn.Module.extra_repr = lambda self: type(self).__name__
+
+
+# Breaks of later areas live in their own modules and register here (imported last: they use brk).
+from meta_tests import breaks_hooks, breaks_layers, breaks_machine, breaks_tensors  # noqa: E402,F401
