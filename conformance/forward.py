@@ -65,6 +65,7 @@ import linecache
 
 from conformance import model_hooks as rules
 from strategies.blueprint import Blueprint
+from strategies.layer_state import is_own
 from strategies.layers import LAYERS
 
 _PLACEHOLDER = "F__"
@@ -105,11 +106,35 @@ def _layer_lines(bp: Blueprint, i: int, expr: str) -> list[str]:
     return [_touch(call)] + [line for name in unread for line in _touch_layer_member(_attr(expr, name))]
 
 
+def _own_layer_lines(bp: Blueprint, i: int, expr: str) -> list[str]:
+    """A layer that keeps its own state (``strategies.layer_state``): called with zero inputs
+    (``model_layers`` [L5]) of its first floating member's dtype and device, that member bound to
+    ``t`` so that TorchScript refines an ``Optional[Tensor]`` member (``running_mean``); like ``x``
+    when it has none. The children its constructor made are used by its own forward, not here."""
+    from conformance import model_layers as ml
+
+    source = ml.input_source(bp, i)
+    # x.new_zeros(...).to(t), not t.new_zeros(...): torch.fx proxies x, while a buffer read from a
+    # leaf module is a real tensor whose new_zeros would be baked into the trace as a constant.
+    inputs = ", ".join(f"x.new_zeros({shape!r})" + (".to(t)" if source else "")
+                       + (f".to(torch.{dtype})" if dtype else "") for shape, dtype in ml.call_inputs(bp, i))
+    index = ml.OWN_CALLS[bp.nodes[i].kind][2]
+    call = f"{expr}({inputs})" + (f"[{index}]" if index is not None else "") + ".nan_to_num()"
+    if not source:
+        return [_touch(call)]
+    member = expr
+    for part in source.split("."):
+        member = _attr(member, part)
+    return [f"t = {member}", f"x = x if t is None else x + {call}.to(x).sum()"]
+
+
 def _use_lines(bp: Blueprint, i: int, expr: str) -> list[str]:
     """[F2] The statements that use node ``i``, reached from ``self`` as ``expr``."""
     node = bp.nodes[i]
     if node.kind in rules.GENERATED or (node.kind == "Sequential" and rules.accepts(bp, i)):
         return [f"x = {expr}(x)"]
+    if is_own(node):
+        return _own_layer_lines(bp, i, expr)
     if node.kind in LAYERS:
         return _layer_lines(bp, i, expr)
     keyed = node.kind in ("ModuleDict", "ParameterDict")

@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 from conformance import apicalls
 from strategies.blueprint import Blueprint
 
+# None, or a list every new Handle is appended to (the bench plugin's record of what a test ran).
+CREATED: list | None = None
+
 
 @dataclass(frozen=True)
 class NameMap:
@@ -98,6 +101,10 @@ class Handle:
     steps: list[str] = field(default_factory=list)
     _labels: dict | None = field(default=None, repr=False)
     _labels_at: int = -1
+
+    def __post_init__(self):
+        if CREATED is not None:  # tools/benchplugin.py replays what each test ran
+            CREATED.append(self)
 
     # -- the object under test ---------------------------------------------------------------
     @property
@@ -240,8 +247,9 @@ class Handle:
     def run(self, code: str, **env):
         """Execute one step (see Note [one source per call]); return its last expression's value."""
         stmts, expr, text = self._compile(code)
-        self.steps.append("".join(f"{k} = {v!r}\n" for k, v in env.items()) + text)
-        apicalls.record(self.steps[-1])  # Note [recording API calls]
+        bound = _bound(env)
+        self.steps.append(bound[0] + text)
+        apicalls.record(bound[1] + text)  # Note [recording API calls]
         self.namespace.update(env)
         exec(stmts, self.namespace)
         return eval(expr, self.namespace) if expr is not None else None
@@ -251,9 +259,9 @@ class Handle:
         transcript shows it inside ``try``/``except`` printing the error."""
         stmts, expr, text = self._compile(code)
         body = "".join(f"    {line}\n" for line in text.splitlines())
-        self.steps.append("".join(f"{k} = {v!r}\n" for k, v in env.items())
-                          + f"try:\n{body}except Exception as e:\n    print(repr(e))")
-        apicalls.record(self.steps[-1])  # Note [recording API calls]
+        bound = _bound(env)
+        self.steps.append(bound[0] + f"try:\n{body}except Exception as e:\n    print(repr(e))")
+        apicalls.record(bound[1] + f"try:\n{body}except Exception as e:\n    print(repr(e))")  # Note [recording API calls]
         self.namespace.update(env)
         try:
             exec(stmts, self.namespace)
@@ -270,6 +278,17 @@ class Handle:
 
     def reproducer(self) -> str:
         return self.program + "".join(f"{s}\n" for s in self.steps)
+
+
+def _bound(env: dict) -> tuple[str, str]:
+    """The assignments that show a step's inputs, and the same for the API recorder, which reads
+    only short values (a long list of names is no argument a ``to`` overload depends on, and
+    parsing it per step cost more than the calls under test on big graphs)."""
+    shown = [(k, repr(v)) for k, v in env.items()]
+    text = "".join(f"{k} = {r}\n" for k, r in shown)
+    if all(len(r) <= 200 for _, r in shown):
+        return text, text
+    return text, "".join(f"{k} = {r if len(r) <= 200 else '[]'}\n" for k, r in shown)
 
 
 def script(source: str, *, backend=None) -> Handle:

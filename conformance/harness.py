@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import assume
+from hypothesis import strategies as st
 
 from conformance.backends import CAPABILITIES
 from conformance.handle import Handle
 from strategies import blueprints
+from strategies.graphs import resized
 
 DRAWN: list = [None]  # the blueprint drawn last in this process (conditional deviations read it)
+# Set by the plugin under the soak profile: the graph sizes every blueprint strategy is resized to.
+SOAK: list = [()]
 
 
 def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=(), forward: bool = False,
@@ -26,6 +30,9 @@ def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=()
     if reason:
         pytest.skip(f"backend {backend.name} refuses a module built on {device}: {reason}")
     strategy = graphs if graphs is not None else blueprints(**kwargs)
+    if SOAK[0]:
+        nodes = data.draw(st.sampled_from(SOAK[0]), label="soak graph nodes")
+        strategy = resized(strategy, nodes) or strategy  # a strategy of another shape keeps its size
     bp = data.draw(strategy, label="blueprint")
     DRAWN[0] = bp
     assume(backend.admits(bp))

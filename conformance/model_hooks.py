@@ -36,7 +36,10 @@ the result the same):
 Hooks (invariants ``hooks.fire_per_call``, ``hooks.global_fire_per_call``,
 ``hooks.removed_handle_silent``): a forward pre-hook fires when a module's call begins and a
 forward hook when it returns, once per call, so ``hook_events`` is the call tree walked with
-``pre`` on the way down and ``post`` on the way up; global hooks see the same events.
+``pre`` on the way down and ``post`` on the way up; global hooks see the same events. Drawn hooks
+at any depth (``forward_firings``: order with ``prepend`` and global hooks [H1], removal during a
+call [H2], a raising pre-hook and ``always_call`` [H3]) and the ``state_dict``/``load_state_dict``
+hooks (``state_dict_hook_firings`` [S1], ``load_hook_firings`` [S2]) are further below.
 """
 from __future__ import annotations
 
@@ -72,6 +75,9 @@ def layer_called(bp: Blueprint, i: int) -> bool:
     if node.kind == "BatchNorm1d" and args[0] < 1:
         return False
     refs = {s.name: s.ref for s in node.slots}
+    if node.kind == "BatchNorm1d" and any(
+            refs.get(n) is not None and bp.tensors[refs[n]].requires_grad for n in ("running_mean", "running_var")):
+        return False  # torch refuses running statistics that require grad ("not differentiable ...")
     floating = set()
     for member in layer.members:
         ref = refs.get(member.name)
@@ -244,4 +250,130 @@ def member_reads(bp: Blueprint) -> list[tuple[int, str, int]]:
     if not root_accepts(bp):
         raise ValueError("the root has no forward taking x (see root_accepts)")
     call(bp.root)
+    return out
+
+
+# -- forward hooks at depth: drawn hooks, prepend, global ones, removal in a call, a raise ----------
+# [H1] At a call of module ``i``, its forward pre-hooks fire as the call begins and its forward
+# hooks as it returns (``hook_events``): first the global ones (``register_module_forward_*``, in
+# registration order), then the module's own in ``hook_order`` (a ``prepend=True`` hook goes
+# before every hook of that kind the module had). ``with_kwargs`` changes what a hook receives
+# (``(module, args, kwargs)``, ``(module, args, kwargs, output)``), not when it fires.
+# [H2] (reference: the docs are silent) The hooks of one kind that fire at a call are those
+# registered when that kind's firing begins there: a hook removed earlier does not fire, a hook
+# removed by a hook that fires before it in the same firing still fires in it (and in no later
+# one). So a pre-hook that removes a forward hook of the module it runs for stops it in that very
+# call, and a hook that removes itself fires once.
+# [H3] A pre-hook that raises stops everything after it: the hooks after it in that firing, its
+# module's forward, the rest of every enclosing call. Each call it unwinds through, innermost
+# first, runs its ``always_call`` forward hooks, the global ones first, with ``output`` None; the
+# exception then propagates out of ``root(x)``.
+
+class Hook(tuple):
+    """One hook: ``Hook(node, kind, prepend=False, always=False)``; ``node`` None is a global
+    hook, ``kind`` is ``'pre'`` or ``'post'``. Plain data: a tuple with names."""
+
+    __slots__ = ()
+
+    def __new__(cls, node, kind, prepend=False, always=False):
+        if kind not in ("pre", "post"):
+            raise ValueError(f"hook kind {kind!r}: use 'pre' or 'post'")
+        return super().__new__(cls, (node, kind, bool(prepend), bool(always)))
+
+    node = property(lambda self: self[0])
+    kind = property(lambda self: self[1])
+    prepend = property(lambda self: self[2])
+    always = property(lambda self: self[3])
+
+
+def firing_order(hooks, node, kind, active) -> list[int]:
+    """[H1] Indices of the hooks in ``active`` that fire, in order, at a call of ``node`` for
+    ``kind``: the global ones in registration order, then ``node``'s own in ``hook_order``."""
+    glob = [j for j in sorted(active) if hooks[j].node is None and hooks[j].kind == kind]
+    own = [j for j in sorted(active) if hooks[j].node == node and hooks[j].kind == kind]
+    return glob + [own[k] for k in hook_order([hooks[j].prepend for j in own])]
+
+
+def forward_firings(bp: Blueprint, hooks, *, removes=None, raises=(),
+                    calls: int = 1) -> tuple[list[tuple[int, int, str]], bool]:
+    """[H1]-[H3] The forward hook firings of ``calls`` calls ``root(x)`` as ``(hook index, node
+    called, 'pre' | 'post' | 'unwind')``, and whether a call raised (the calls stop there).
+    ``hooks``: :class:`Hook` s in registration order; ``removes``: ``{j: k}``, hook ``j`` removes
+    hook ``k`` whenever it fires (a no-op after the first time; removed hooks stay removed in the
+    later calls); ``raises``: indices of pre-hooks that raise when they fire. ``'unwind'``: an
+    ``always_call`` forward hook run while the exception unwinds (its ``output`` is None)."""
+    removes = dict(removes or {})
+    active = set(range(len(hooks)))
+    out: list[tuple[int, int, str]] = []
+    for _ in range(calls):
+        stack: list[int] = []
+        for what, i in events(bp):
+            if what == "touch":
+                continue
+            if what == "post":
+                for j in firing_order(hooks, i, "post", active):
+                    out.append((j, i, "post"))
+                    if j in removes:
+                        active.discard(removes[j])
+                stack.pop()
+                continue
+            stack.append(i)
+            for j in firing_order(hooks, i, "pre", active):
+                out.append((j, i, "pre"))
+                if j in removes:
+                    active.discard(removes[j])
+                if j in raises:
+                    for k in reversed(stack):
+                        out.extend((m, k, "unwind") for m in firing_order(hooks, k, "post", active) if hooks[m].always)
+                    return out, True
+    return out, False
+
+
+# -- state_dict and load_state_dict hooks at depth ------------------------------------------------
+# [S1] ``state_dict(prefix=p)`` runs, on every path to a module (``model_state.state_dict_trace``),
+# the module's state_dict pre-hooks before its entries and its children's, and its post-hooks
+# after them, each hook once per path with that path's key prefix, a module's hooks of one kind
+# in registration order.
+# [S2] ``load_state_dict`` visits the same paths in the same order: a module's load pre-hooks run
+# before its own keys are judged (with its key prefix), its load post-hooks after its whole
+# subtree is loaded. (reference: the docs do not say which keys) A post-hook's
+# ``incompatible_keys`` hold the missing and unexpected keys found so far in the load: those of
+# every path visited before it (its own subtree included), in the order of the load's result,
+# so the root's post-hooks see the load's final lists; they run in a strict load that then fails too.
+
+def state_dict_hook_firings(bp: Blueprint, hooks, *, prefix: str = "") -> list[tuple[int, str, int]]:
+    """[S1] ``(hook index, key prefix, entries in the result so far)`` of
+    ``state_dict(prefix=prefix)``; ``hooks``: ``(node, 'pre' | 'post')`` in registration order."""
+    from conformance.model_state import state_dict_trace
+
+    out = []
+    keys = 0
+    for what, path, i in state_dict_trace(bp, prefix=prefix):
+        if what == "key":
+            keys += 1
+        else:
+            out.extend((j, path, keys) for j, (node, kind) in enumerate(hooks) if node == i and kind == what)
+    return out
+
+
+def load_hook_firings(bp: Blueprint, hooks, given) -> list[tuple]:
+    """[S2] The load hooks' firings of ``load_state_dict(sd)`` with ``sd``'s keys ``given`` (in
+    order): ``(hook index, 'pre', key prefix)`` and ``(hook index, 'post', missing keys so far,
+    unexpected keys so far)``; ``hooks``: ``(node, 'pre' | 'post')`` in registration order."""
+    from conformance.model_state import own_keys, owner, state_dict_trace
+    from conformance.model import state_dict_entries
+
+    expected = {key for key, _ in state_dict_entries(bp)}
+    present = set(given)
+    missing: list[str] = []
+    unexpected: list[str] = []
+    out: list[tuple] = []
+    for what, path, i in state_dict_trace(bp):
+        if what == "pre":
+            out.extend((j, "pre", path) for j, (node, kind) in enumerate(hooks) if node == i and kind == "pre")
+            missing += [key for key in own_keys(bp, i, path) if key not in present]
+            unexpected += [key for key in given if key not in expected and owner(bp, key) == path]
+        elif what == "post":
+            out.extend((j, "post", list(missing), list(unexpected))
+                       for j, (node, kind) in enumerate(hooks) if node == i and kind == "post")
     return out

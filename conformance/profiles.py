@@ -6,6 +6,9 @@
 ``debug``: verbose, few examples, to watch what is drawn.
 ``survey``: as ``ci`` but failures are not shrunk: a fast first list of what fails on a new
 backend (pair it with ``--deviations-draft``).
+``soak``: big graphs: every graph a test draws from ``blueprints(...)`` has ``SOAK_NODES`` nodes
+(100 or 1,000, drawn per example; ``conformance.harness.draw_graph``), few examples, no shrinking
+(a graph of 1,000 nodes is expanded from a seed, Note [choices drawn directly]).
 """
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
@@ -24,7 +27,10 @@ PROFILES = {
     "debug": dict(max_examples=10, verbosity=Verbosity.verbose, database=None),
     "survey": dict(derandomize=True, database=None, max_examples=25, print_blob=False,
                    phases=(Phase.explicit, Phase.reuse, Phase.generate)),
+    "soak": dict(derandomize=True, database=None, max_examples=4, print_blob=False,
+                 phases=(Phase.explicit, Phase.generate)),
 }
+SOAK_NODES = (100, 1000)
 DEFAULT = "ci"
 
 for _name, _options in PROFILES.items():

@@ -128,7 +128,7 @@ def test_eval_calls_overridden_train_with_false(data, backend):
     h.run(RECORDER)
     recorded = h.run(f"{h.node_ref(node)}.eval()\ncalls")
     actual = sorted((h.label(m), mode) for m, mode in recorded)
-    expected = [(f"n{i}", False) for i in model_modes.train_calls(h.blueprint, node)]
+    expected = sorted((f"n{i}", False) for i in model_modes.train_calls(h.blueprint, node))  # as actual: by label
     expect_equal(actual, expected, h)
 
 

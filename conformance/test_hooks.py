@@ -586,3 +586,313 @@ def test_registration_hooks_fire_for_none(kind, statement, backend):
         m = h.node_ref("")  # the hand-written root as the object under test holds it
         actual = h.run(f"{statement.format(m=m)}\n[(k, n, v) for k, mod, n, v in fired if mod is {m}]")
     expect_equal(actual, [(kind, "x", None)], h)
+
+
+# -- drawn forward hooks at every depth: prepend, with_kwargs, global ones, removal, a raise --------
+# Hooks registered in the order of ``specs``: (live name of the module, or None for a global hook,
+# kind, prepend, with_kwargs, always_call, index of the hook it removes when it fires or None,
+# returns, raises). Each logs (its index, the live name of the module it fires for, how many
+# arguments it got after the module, whether its output argument is None): with_kwargs adds the
+# kwargs. A returning pre-hook (with_kwargs) returns ``((args[0] + 1,), kwargs)``; a raising one
+# raises RuntimeError('pre-hook raised'). Everything a hook uses is a default argument (see
+# HOOK_EACH).
+REGISTER_DRAWN = lines(
+    "from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook",
+    "live = {id(m): name for name, m in root.named_modules()}",
+    "log = []",
+    "handles = []",
+    "def make(j, kind, target, returns, raises, log=log, live=live, handles=handles):",
+    "    def hook(m, *a, j=j, kind=kind, target=target, returns=returns, raises=raises, log=log, live=live,",
+    "             handles=handles):",
+    "        log.append((j, live.get(id(m)), len(a), kind == 'post' and a[-1] is None))",
+    "        if target is not None:",
+    "            handles[target].remove()",
+    "        if raises:",
+    "            raise RuntimeError('pre-hook raised')",
+    "        if returns:",
+    "            return (a[0][0] + 1,), a[1]",
+    "    return hook",
+    "for j, (name, kind, prepend, kw, always, target, returns, raises) in enumerate(specs):",
+    "    hook = make(j, kind, target, returns, raises)",
+    "    if name is None and kind == 'pre':",
+    "        handles.append(register_module_forward_pre_hook(hook))",
+    "    elif name is None:",
+    "        handles.append(register_module_forward_hook(hook, always_call=always))",
+    "    elif kind == 'pre':",
+    "        handles.append(root.get_submodule(name).register_forward_pre_hook(hook, prepend=prepend, with_kwargs=kw))",
+    "    else:",
+    "        handles.append(root.get_submodule(name).register_forward_hook(",
+    "            hook, prepend=prepend, with_kwargs=kw, always_call=always))",
+)
+SPEC_FIELDS = ("node", "kind", "prepend", "kw", "always", "target", "returns", "raises")
+
+
+def hook_spec(node, kind, prepend=False, kw=False, always=False, target=None, returns=False, raises=False) -> dict:
+    return dict(zip(SPEC_FIELDS, (node, kind, prepend, kw, always, target, returns, raises)))
+
+
+def drawn_hooks(data, h, *, glob=True, kwargs=True, returns=False, min_size=2, max_size=8,
+                label="hooks (node or None: global, kind, prepend, with_kwargs, always_call) in registration order"):
+    """Hooks on drawn modules (any depth; one or two, so that modules get several) and global
+    ones, as ``hook_spec`` dicts."""
+    nodes = data.draw(st.lists(st.sampled_from(sorted(h.paths)), min_size=1, max_size=2, unique=True),
+                      label="modules hooked") + [None] * glob
+    raw = data.draw(st.lists(st.tuples(st.sampled_from(nodes), st.sampled_from(["pre", "post"]), st.booleans(),
+                                       st.booleans() if kwargs else st.just(False), st.booleans()),
+                             min_size=min_size, max_size=max_size), label=label)
+    # Global hooks take neither prepend nor with_kwargs (register_module_forward_*_hook). The last
+    # flag is always_call for a forward hook, and for a with_kwargs pre-hook on x's path whether it
+    # returns ((args[0] + 1,), kwargs): every module there maps x to x + a constant [B1].
+    on_path = set(model_hooks.on_path(h.blueprint))
+    return [hook_spec(node, kind, node is not None and prepend, node is not None and kw, kind == "post" and flag,
+                      returns=returns and kind == "pre" and node is not None and kw and flag and node in on_path)
+            for node, kind, prepend, kw, flag in raw]
+
+
+def register_drawn(h, specs):
+    """Run REGISTER_DRAWN for ``specs`` (nodes as live names)."""
+    rows = [(None if s["node"] is None else h.names.live(h.paths[s["node"]]),) + tuple(s[f] for f in SPEC_FIELDS[1:])
+            for s in specs]
+    expect_no_error(h, REGISTER_DRAWN, specs=rows)
+
+
+def model_log(h, log) -> list[tuple]:
+    """The hooks' log entries in model names; firings for the wrapper's own modules dropped."""
+    out = []
+    for j, name, nargs, none in log:
+        mapped = "<not in the graph>" if name is None else h.names.model(name)
+        if mapped is not None:
+            out.append((j, mapped, nargs, none))
+    return out
+
+
+def expected_log(h, specs, firings) -> list[tuple]:
+    """Model: the log entries of ``model_hooks.forward_firings``: a pre-hook gets ``(args,)``
+    or ``(args, kwargs)``, a forward hook ``(args, output)`` or ``(args, kwargs, output)``, with
+    output None only while an exception unwinds."""
+    return [(j, h.paths[i], (1 if kind == "pre" else 2) + specs[j]["kw"], kind == "unwind") for j, i, kind in firings]
+
+
+def as_hooks(specs):
+    return [model_hooks.Hook(s["node"], s["kind"], s["prepend"], s["always"]) for s in specs]
+
+
+@invariant("hooks.depth_order_prepend_kwargs")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_drawn_hooks_order_kwargs_returns(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    specs = drawn_hooks(data, h, returns=True, label="hooks (node or None: global, kind, prepend, with_kwargs, "
+                                                     "always_call or returns) in registration order")
+    # And at a drawn module on x's path, every case: a forward hook, then a prepended with_kwargs
+    # one, a global one, and a returning with_kwargs pre-hook.
+    at = data.draw(st.sampled_from(model_hooks.on_path(h.blueprint)), label="module with the fixed hooks")
+    specs += [hook_spec(at, "post"), hook_spec(at, "post", prepend=True, kw=True), hook_spec(None, "post"),
+              hook_spec(at, "pre", kw=True, returns=True)]
+    with removing_handles(h):
+        register_drawn(h, specs)
+        # The call without hooks comes after: torch.compile does not guard on hooks registered
+        # after the first call (torch._dynamo.config.skip_nnmodule_hook_guards).
+        actual = expect_no_error(h, f"out = {CALL}\nfor handle in handles:\n    handle.remove()\n"
+                                    f"base = {CALL}\n(log, round((out - base).item()))")
+    firings, _ = model_hooks.forward_firings(h.blueprint, as_hooks(specs))
+    # Model [H1]: the firings; each returning pre-hook adds 1 to its module's input, hence to the output.
+    expected = (expected_log(h, specs, firings), sum(specs[j]["returns"] for j, _, _ in firings))
+    expect_equal((model_log(h, actual[0]), actual[1]), expected, h,
+                 problem="drawn forward hooks do not fire in the model's order (global first, prepended ones "
+                         "before the module's earlier hooks) with their arguments, or a returned (args, kwargs) "
+                         "is not what forward gets")
+
+
+RAISING_CALL = lines(
+    "log.clear()",
+    "try:",
+    f"    {CALL}",
+    "    error = None",
+    "except RuntimeError as e:",
+    "    error = str(e)",
+    "(error, log)",
+)
+
+
+@invariant("hooks.depth_always_call")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_always_call_hooks_when_a_call_raises(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    specs = drawn_hooks(data, h)
+    called = sorted(set(model_hooks.call_order(h.blueprint)))
+    at = data.draw(st.sampled_from(called), label="module whose pre-hook raises")
+    # There, an always_call forward hook and a global one, then the raising pre-hook.
+    specs += [hook_spec(at, "post", always=True), hook_spec(None, "post", always=True),
+              hook_spec(at, "pre", data.draw(st.booleans(), label="raising hook prepended"), raises=True)]
+    with removing_handles(h):
+        register_drawn(h, specs)
+        error, log = expect_no_error(h, RAISING_CALL)
+    firings, raised = model_hooks.forward_firings(h.blueprint, as_hooks(specs), raises={len(specs) - 1})
+    # Model [H3]: the firings up to the raise, then the always_call hooks of every call unwound.
+    expected = ("pre-hook raised" if raised else None, expected_log(h, specs, firings))
+    expect_equal((error, model_log(h, log)), expected, h,
+                 problem="when a pre-hook raises at depth, the always_call forward hooks of the calls it unwinds "
+                         "do not run (innermost first, global first, output None), or other hooks run")
+
+
+@invariant("hooks.depth_remove_during_call")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_hooks_removed_during_a_call(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    # Without with_kwargs: test_generated_graph_kwargs_hook_removed_during_its_firing has those.
+    specs = drawn_hooks(data, h, kwargs=False)
+    # Module hooks (not global ones: those also fire for a wrapper's own modules) remove a hook.
+    removers = [j for j, s in enumerate(specs) if s["node"] is not None]
+    removes = data.draw(st.dictionaries(st.sampled_from(removers), st.sampled_from(range(len(specs))))
+                        if removers else st.just({}), label="{hook: the hook it removes when it fires}")
+    for j, k in removes.items():
+        specs[j]["target"] = k
+    # And at a drawn module, every case of the rule: hook n removes n + 1, a later pre-hook of the
+    # same firing (which still fires in it), n + 1 removes n + 2, a forward hook of the same call
+    # (which no longer fires in it), n + 3 removes itself (it fires once).
+    called = sorted(set(model_hooks.call_order(h.blueprint)))
+    at = data.draw(st.sampled_from(called), label="module with the fixed removals")
+    n = len(specs)
+    specs += [hook_spec(at, "pre", target=n + 1), hook_spec(at, "pre", target=n + 2), hook_spec(at, "post"),
+              hook_spec(at, "post", target=n + 3)]
+    removes = {**removes, n: n + 1, n + 1: n + 2, n + 3: n + 3}
+    with removing_handles(h):
+        register_drawn(h, specs)
+        for _ in range(2):
+            expect_no_error(h, CALL)
+        log = h.run("log")
+    firings, _ = model_hooks.forward_firings(h.blueprint, as_hooks(specs), removes=removes, calls=2)
+    # Model [H2]: a hook fires from the set registered when its kind's firing begins at a call.
+    expect_equal(model_log(h, log), expected_log(h, specs, firings), h,
+                 problem="a hook removed during a call fires (or stops) other than the rule says: the hooks "
+                         "registered when a firing begins fire in it, a removed one in no later firing")
+
+
+# -- state_dict and load_state_dict hooks at every depth ---------------------------------------------
+STATE_GRAPHS = blueprints()
+# state_dict pre-hooks log (index, prefix, keep_vars), post-hooks (index, prefix, entries so far).
+STATE_DICT_HOOKS = lines(
+    "log = []",
+    "handles = []",
+    "for j, (name, kind) in enumerate(specs):",
+    "    m = root.get_submodule(name)",
+    "    if kind == 'pre':",
+    "        handles.append(m.register_state_dict_pre_hook(lambda m, p, kv, j=j, log=log: log.append((j, p, kv))))",
+    "    else:",
+    "        handles.append(m.register_state_dict_post_hook(",
+    "            lambda m, sd, p, meta, j=j, log=log: log.append((j, p, len(sd)))))",
+)
+# load pre-hooks log (index, 'pre', prefix), post-hooks (index, 'post', missing keys, unexpected keys).
+LOAD_HOOKS = lines(
+    "log = []",
+    "handles = []",
+    "for j, (name, kind) in enumerate(specs):",
+    "    m = root.get_submodule(name)",
+    "    if kind == 'pre':",
+    "        handles.append(m.register_load_state_dict_pre_hook(",
+    "            lambda m, sd, p, meta, strict, missing, unexpected, errors, j=j, log=log: log.append((j, 'pre', p))))",
+    "    else:",
+    "        handles.append(m.register_load_state_dict_post_hook(",
+    "            lambda m, keys, j=j, log=log: log.append(",
+    "                (j, 'post', list(keys.missing_keys), list(keys.unexpected_keys)))))",
+)
+
+
+def model_prefix(h, pre: str, prefix: str = "") -> str | None:
+    """The model key prefix of a live one (``'_orig_mod.a.'`` -> ``'a.'``) after ``prefix``; None
+    for the wrapper's own; a malformed one as it came."""
+    rest = pre[len(prefix):]
+    if not pre.startswith(prefix) or (rest and not rest.endswith(".")):
+        return pre
+    name = h.names.model(rest[:-1])
+    return None if name is None else prefix + (name + "." if name else "")
+
+
+def drawn_state_hooks(data, h, label):
+    """Drawn hooks, then a pre- and a post-hook on the root and on the module of the last path."""
+    from conformance import model_state
+
+    nodes = sorted(h.paths)
+    drawn = data.draw(st.lists(st.tuples(st.sampled_from(nodes), st.sampled_from(["pre", "post"])), min_size=1,
+                               max_size=6), label=label)
+    last = model_state.paths(h.blueprint)[-1][1]
+    return drawn + [(h.blueprint.root, "pre"), (h.blueprint.root, "post"), (last, "pre"), (last, "post")]
+
+
+@invariant("hooks.depth_state_dict")
+@needs("hooks")
+@given(data=st.data())
+def test_generated_graph_state_dict_hooks(data, backend):
+    h = draw_graph(data, backend, STATE_GRAPHS)
+    hooks = drawn_state_hooks(data, h, "state_dict hooks (node, kind) in registration order")
+    removed = data.draw(st.sets(st.sampled_from(range(len(hooks)))), label="hooks removed before the call")
+    prefix = data.draw(st.sampled_from(["", "x."]), label="prefix")
+    keep_vars = data.draw(st.booleans(), label="keep_vars")
+    with removing_handles(h):
+        expect_no_error(h, STATE_DICT_HOOKS, specs=[(h.names.live(h.paths[i]), kind) for i, kind in hooks])
+        expect_no_error(h, "for j in removed:\n    handles[j].remove()", removed=sorted(removed))
+        log = expect_no_error(h, "root.state_dict(prefix=prefix, keep_vars=keep_vars)\nlog",
+                              prefix=prefix, keep_vars=keep_vars)
+    actual = [(j, model_prefix(h, p, prefix), arg) for j, p, arg in log]
+    # Model [S1]: every path's pre-hooks, then its entries and its children's, then its post-hooks.
+    expected = [(j, path, keep_vars if hooks[j][1] == "pre" else keys)
+                for j, path, keys in model_hooks.state_dict_hook_firings(h.blueprint, hooks, prefix=prefix)
+                if j not in removed]
+    expect_equal(actual, expected, h, problem="state_dict hooks on drawn modules do not fire once per path, with "
+                                              "that path's prefix, around its entries, in registration order")
+
+
+@invariant("hooks.depth_load_state_dict")
+@needs("load", "hooks")
+@given(data=st.data())
+def test_generated_graph_load_state_dict_hooks(data, backend):
+    from conformance import model, model_state
+
+    h = draw_graph(data, backend, STATE_GRAPHS)
+    hooks = drawn_state_hooks(data, h, "load_state_dict hooks (node, kind) in registration order")
+    keys = [key for key, _ in model.state_dict_entries(h.blueprint)]
+    drop = data.draw(st.sets(st.sampled_from(keys)) if keys else st.just(set()), label="keys left out (missing)")
+    strays = model_state.stray_keys(h.blueprint)["ordinary"]
+    extra = data.draw(st.lists(st.sampled_from(strays), unique=True, max_size=3), label="stray keys added (unexpected)")
+    strict = data.draw(st.booleans(), label="strict")
+    with removing_handles(h):
+        expect_no_error(h, LOAD_HOOKS, specs=[(h.names.live(h.paths[i]), kind) for i, kind in hooks])
+        expect_no_error(h, "sd = root.state_dict()\nfor k in drop:\n    del sd[k]\nfor k in extra:\n"
+                           "    sd[k] = torch.zeros(1)",
+                        drop=[h.names.live(k) for k in keys if k in drop], extra=[h.names.live(k) for k in extra])
+        raised, log = expect_no_error(h, "try:\n    root.load_state_dict(sd, strict=strict)\n    raised = False\n"
+                                         "except RuntimeError:\n    raised = True\n(raised, log)", strict=strict)
+    actual = [(j, "pre", model_prefix(h, e[0])) if what == "pre" else (j, "post", h.unmapped(e[0]), h.unmapped(e[1]))
+              for j, what, *e in log]
+    # Model [S2]: the paths in state_dict order; a post-hook sees the keys found so far.
+    given = [k for k in keys if k not in drop] + extra
+    firings = model_hooks.load_hook_firings(h.blueprint, hooks, given)
+    failed = strict and bool(model_state.missing_keys(h.blueprint, given)
+                             or model_state.unexpected_keys(h.blueprint, given))
+    expect_equal((actual, raised), (firings, failed), h,
+                 problem="load_state_dict hooks on drawn modules do not fire per path in state_dict order, or a "
+                         "post-hook's incompatible_keys are not the keys found so far")
+
+
+@invariant("hooks.depth_remove_during_call")
+@needs("hooks", "forward")
+@given(data=st.data())
+def test_generated_graph_kwargs_hook_removed_during_its_firing(data, backend):
+    h = draw_graph(data, backend, FORWARD_GRAPHS, forward=True)
+    at = data.draw(st.sampled_from(sorted(set(model_hooks.call_order(h.blueprint)))), label="module hooked")
+    kind = data.draw(st.sampled_from(["pre", "post"]), label="kind")
+    # Hook 0 removes hook 1, a with_kwargs hook of the same kind and module, which fires after it.
+    specs = [hook_spec(at, kind, target=1), hook_spec(at, kind, kw=True)]
+    with removing_handles(h):
+        register_drawn(h, specs)
+        for _ in range(2):
+            expect_no_error(h, CALL)
+        log = h.run("log")
+    firings, _ = model_hooks.forward_firings(h.blueprint, as_hooks(specs), removes={0: 1}, calls=2)
+    # Model [H2]: hook 1 still fires in the firing that removed it, as registered (with its kwargs).
+    expect_equal(model_log(h, log), expected_log(h, specs, firings), h,
+                 problem="a with_kwargs hook removed by an earlier hook of the same firing is not called as it "
+                         "was registered")

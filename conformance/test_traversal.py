@@ -221,18 +221,20 @@ def test_none_slots_stay_registered(data, backend):
 def test_get_parameter_and_get_buffer_agree_with_traversal(data, backend):
     h = draw_graph(data, backend, GRAPHS)
     for kind, getter in (("param", "get_parameter"), ("buffer", "get_buffer")):
-        for name, ref in model.named_members(h.blueprint, kind, remove_duplicate=False):
-            got = h.run(f"root.{getter}(target)", target=h.names.live(name))
-            expect_equal(h.label(got), f"t{ref}", h)
+        members = model.named_members(h.blueprint, kind, remove_duplicate=False)
+        got = h.run(f"[root.{getter}(t) for t in targets]", targets=[h.names.live(name) for name, _ in members])
+        expect_equal([(name, h.label(obj)) for (name, _), obj in zip(members, got)],
+                     [(name, f"t{ref}") for name, ref in members], h)
 
 
 @invariant("access.get_submodule")
 @given(data=st.data())
 def test_get_submodule_agrees_with_traversal(data, backend):
     h = draw_graph(data, backend, GRAPHS)
-    for name, i in model.named_modules(h.blueprint, remove_duplicate=False):
-        got = h.run("root.get_submodule(target)", target=h.names.live(name))
-        expect_equal(h.label(got), f"n{i}", h)
+    modules = model.named_modules(h.blueprint, remove_duplicate=False)
+    got = h.run("[root.get_submodule(t) for t in targets]", targets=[h.names.live(name) for name, _ in modules])
+    expect_equal([(name, h.label(obj)) for (name, _), obj in zip(modules, got)],
+                 [(name, f"n{i}") for name, i in modules], h)
 
 
 @invariant("traversal.dedup.first_path_wins")

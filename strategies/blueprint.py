@@ -16,6 +16,11 @@ from math import prod
 FLOAT_DTYPES = ("float32", "float64", "float16", "bfloat16")
 INT_DTYPES = ("int64", "int32", "uint8")
 BOOL_DTYPES = ("bool",)
+COMPLEX_DTYPES = ("complex64", "complex128")  # drawn only by strategies.tensors.rich_blueprints
+
+# How a tensor's memory is laid out (``TensorSpec.layout``): ``transposed`` is a 2-d tensor stored
+# column-major (``.t().contiguous().t()``), ``channels_last`` a 4-d one in channels-last order.
+LAYOUTS = ("contiguous", "transposed", "channels_last")
 
 # Node kinds that hold child modules, hold parameters only, or are real built-in layers.
 MODULE_HOLDERS = ("Module", "ExtraState", "Sequential", "ModuleList", "ModuleDict")
@@ -34,10 +39,24 @@ class TensorSpec:
     requires_grad: bool = False
     grad: bool = False  # parameters only: a .grad is attached
     seed: int = 0  # values are a pure function of (shape, dtype, seed)
+    layout: str = "contiguous"  # one of LAYOUTS; the values do not depend on it
+    # A view: tensor ``view_of`` (a 1-d contiguous tensor that is no view) read from element
+    # ``offset`` on as ``shape`` (``base.detach()[offset:offset + numel].view(shape)``); its values
+    # are the base's, its dtype is the base's, and ``seed`` is unused.
+    view_of: int | None = None
+    offset: int = 0
 
     @property
     def floating(self) -> bool:
         return self.dtype in FLOAT_DTYPES
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype in COMPLEX_DTYPES
+
+    @property
+    def is_view(self) -> bool:
+        return self.view_of is not None
 
     @property
     def numel(self) -> int:
@@ -52,7 +71,9 @@ class Slot:
     ``None`` under the name. ``via`` says how it is registered: ``register`` (the
     ``register_*``/``add_module`` call), ``setattr`` (attribute assignment; a new buffer is
     wrapped in ``nn.Buffer``) or ``member`` (assignment to a built-in layer's own name, which
-    keeps the object as given).
+    keeps the object as given) or ``own`` (the layer's constructor made and registered it, and
+    the builder leaves it as made: the tensor spec describes the constructor's tensor, a child
+    slot names a module the constructor made; see ``strategies.layer_state``).
     """
 
     kind: str

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from strategies.blueprint import BOOL_DTYPES, CONTAINERS, FLOAT_DTYPES, INT_DTYPES, Blueprint
-from strategies.layers import LAYERS
+from strategies.blueprint import BOOL_DTYPES, COMPLEX_DTYPES, CONTAINERS, FLOAT_DTYPES, INT_DTYPES, Blueprint
+from strategies.layers import LAYERS, OWN_STATE_CHILDREN, OWN_STATE_LAYERS
 
 STRUCTURE = (
     "shared_by_several_parents",  # one module under two different parents
@@ -35,8 +35,24 @@ TENSORS = (
     "param_requires_grad",
     "param_frozen",  # requires_grad=False
 )
+RICH_TENSORS = (  # drawn by strategies.tensors.rich_blueprints only
+    "complex_tensor",
+    "view_tensor",  # a tensor that is a view of another tensor's storage
+    "non_contiguous_tensor",  # a 2-d tensor stored transposed
+    "channels_last_tensor",
+)
 KINDS = CONTAINERS + tuple(LAYERS) + ("ExtraState",)
 FEATURES = STRUCTURE + TENSORS + tuple(f"kind:{k}" for k in KINDS)
+# Features of own-state layers (strategies.layer_state), which blueprints() never draws: kept out
+# of FEATURES, which the default strategy must all draw; features() reports them when present.
+OWN_STATE_KINDS = tuple(OWN_STATE_LAYERS) + tuple(OWN_STATE_CHILDREN)
+OWN_STATE_FEATURES = (
+    "own_state_layer",  # a layer built by its constructor and left as made
+    "own_state_child",  # a child module a layer's constructor made (MultiheadAttention.out_proj, ...)
+    "own_none_member",  # a member the constructor registered as None
+    "own_int_buffer",  # an integral buffer the constructor made (num_batches_tracked)
+) + tuple(f"own_kind:{k}" for k in OWN_STATE_KINDS)
+RICH_FEATURES = RICH_TENSORS  # not in FEATURES: blueprints() never draws them
 
 
 def features(bp: Blueprint) -> set[str]:
@@ -53,6 +69,22 @@ def features(bp: Blueprint) -> set[str]:
         elif s.kind == "plain":
             found.add("plain_tensor")
     found |= _tensor_features(bp, slots)
+    found |= _own_state_features(bp, slots)
+    return found
+
+
+def _own_state_features(bp: Blueprint, slots) -> set[str]:
+    found = set()
+    for i, s in slots:
+        if s.via != "own":
+            continue
+        found |= {"own_state_layer", f"own_kind:{bp.nodes[i].kind}"}
+        if s.kind == "child":
+            found |= {"own_state_child", f"own_kind:{bp.nodes[s.ref].kind}"}
+        elif s.ref is None:
+            found.add("own_none_member")
+        elif bp.tensors[s.ref].dtype in INT_DTYPES:
+            found.add("own_int_buffer")
     return found
 
 
@@ -108,10 +140,14 @@ def _tensor_features(bp: Blueprint, slots) -> set[str]:
     for t in {s.ref for _, s in slots if s.kind != "child" and s.ref is not None}:
         spec = bp.tensors[t]
         kind = {**dict.fromkeys(FLOAT_DTYPES, "floating"), **dict.fromkeys(INT_DTYPES, "integer"),
-                **dict.fromkeys(BOOL_DTYPES, "bool")}[spec.dtype]
+                **dict.fromkeys(BOOL_DTYPES, "bool"), **dict.fromkeys(COMPLEX_DTYPES, "complex")}[spec.dtype]
         found.add(f"{kind}_tensor")
         if spec.numel == 0:
             found.add("zero_size_tensor")
+        if spec.view_of is not None:
+            found.add("view_tensor")
+        if spec.layout != "contiguous":
+            found.add("non_contiguous_tensor" if spec.layout == "transposed" else "channels_last_tensor")
         if t in params:
             found.add("param_with_grad" if spec.grad else "param_without_grad")
             found.add("param_requires_grad" if spec.requires_grad else "param_frozen")
