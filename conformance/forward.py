@@ -37,7 +37,11 @@ BatchNorm1d   ``l(l.weight.new_zeros((2, num_features)))`` (2 rows:       member
               ``num_batches_tracked`` touched (eval mode does not read it)  raises: ``expected
 Embedding     ``l(l.weight.new_zeros((1,), dtype=torch.int64))``           scalar type Float but
 LSTM          ``l(l.weight_ih_l0.new_zeros((1, input_size)))[0]``          found Double``);
-LayerNorm     ``l(l.weight.new_zeros((normalized_shape,)))``               BatchNorm1d(0) always
+LayerNorm     ``l(l.weight.new_zeros((normalized_shape,)))``               BatchNorm1d(0) always,
+                                                                           and BatchNorm1d whose
+                                                                           running statistics
+                                                                           require grad (torch
+                                                                           refuses them)
 ============  ===========================================================  =====================
 
 The input's dtype and device follow the layer's member, so a call stays valid after

@@ -360,8 +360,8 @@ def load_hook_firings(bp: Blueprint, hooks, given) -> list[tuple]:
     """[S2] The load hooks' firings of ``load_state_dict(sd)`` with ``sd``'s keys ``given`` (in
     order): ``(hook index, 'pre', key prefix)`` and ``(hook index, 'post', missing keys so far,
     unexpected keys so far)``; ``hooks``: ``(node, 'pre' | 'post')`` in registration order."""
-    from conformance.model_state import own_keys, owner, state_dict_trace
     from conformance.model import state_dict_entries
+    from conformance.model_state import own_keys, owner, state_dict_trace
 
     expected = {key for key, _ in state_dict_entries(bp)}
     present = set(given)

@@ -30,7 +30,7 @@ Rules (invariant ids in brackets):
 from __future__ import annotations
 
 from strategies.blueprint import FLOAT_DTYPES, Blueprint
-from strategies.layer_state import OWN, inner_nodes, own_nodes
+from strategies.layer_state import OWN, own_nodes
 from strategies.layers import own_members
 
 MOMENTUM = 0.1  # BatchNorm's documented default

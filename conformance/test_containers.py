@@ -273,7 +273,9 @@ def test_sequential_add_and_mul(data, backend):
 @given(data=st.data())
 def test_sequential_inplace_matches_binary(data, backend):
     h, i = draw_container(data, backend, "Sequential")
-    if data.draw(st.booleans(), label="keyed"):
+    # Keys other than '0'..'n-1' first: the simplest draw (Hypothesis tries it first) is the case
+    # the two operators disagree on when they do.
+    if not data.draw(st.booleans(), label="positional keys"):
         before = draw_keyed_sequential(data, h, i)
     else:
         open_container(h, i)
