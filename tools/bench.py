@@ -167,17 +167,22 @@ def section_areas() -> dict:
 
 
 def section_suite(workers: int, runs: int) -> dict:
-    results = {}
+    results, rows = {}, {}
     for label, extra in (("one process", []), (f"-n {workers}", ["-n", str(workers)])):
         walls, cpus = [], []
         for _ in range(runs):
-            wall, cpu, code, last = pytest_run("conformance", "--hypothesis-profile=ci", "--report-dir", report_dir(),
+            folder = report_dir()
+            wall, cpu, code, last = pytest_run("conformance", "--hypothesis-profile=ci", "--report-dir", folder,
                                                *extra)
+            report = json.loads((Path(folder) / "report.json").read_text())
+            rows[label] = sorted((r["test"], r["outcome"], r["examples"]) for r in report["rows"])
             walls.append(wall)
             cpus.append(cpu)
             print(f"  {label:12} {wall:6.1f} s wall {cpu:6.1f} s CPU  (pytest exit {code}: {last})")
         results[label] = (statistics.median(walls), statistics.median(cpus))
     (w1, c1), (wn, cn) = results["one process"], results[f"-n {workers}"]
+    same = rows["one process"] == rows[f"-n {workers}"]
+    print(f"  report rows (test, outcome, examples) of the two runs: {'identical' if same else 'DIFFERENT'}")
     print(f"  one process: {w1:.1f} s wall   target <= 15 s: {verdict(w1 <= 15)}")
     print(f"  -n {workers}: {w1 / wn:.2f}x faster   target >= 1.8x: {verdict(w1 / wn >= 1.8)};"
           f"  {cn / c1:.2f}x the CPU   target <= 1.15x: {verdict(cn / c1 <= 1.15)}")
