@@ -21,7 +21,9 @@ graph matches is an expected failure; a failure on another graph stays a failure
 named in the message); a pass is a pass (the run did not draw such a graph: nothing to claim).
 ``root=<kind glob>[|...]`` is the same condition on the root's kind alone, and ``has=<feature>``
 on a feature of the graph (``FEATURES``: ``nonpersistent-buffer``, ``none-slot``,
-``shared-module``: a module under two or more names).
+``shared-module``: a module under two or more names; ``tied-parameter``: a Parameter under two
+or more names; ``tied-tensor``: a parameter or buffer under two or more names; ``root-none-buffers``: the root registers two or more ``None`` buffers ahead of a
+tensor buffer).
 
 Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's;
 a name ending in ``.txt`` or holding a ``/`` is a file relative to this one);
@@ -58,7 +60,25 @@ FEATURES = {  # has=<feature>: graph features a conditional line can name
     "none-slot": lambda bp: any(s.ref is None for n in bp.nodes for s in n.slots),
     "shared-module": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
                                              if s.kind == "child" and s.ref is not None]) > len(set(refs)),
+    "tied-parameter": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
+                                              if s.kind == "param" and s.ref is not None]) > len(set(refs)),
+    "tied-tensor": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
+                                           if s.kind in ("param", "buffer") and s.ref is not None]) > len(set(refs)),
+    "root-none-buffers": lambda bp: root_none_buffers_ahead(bp),
 }
+
+
+def root_none_buffers_ahead(bp) -> bool:
+    """The root registers two or more ``None`` buffers ahead of a tensor buffer (a shape
+    ``torch.export`` crashes on: evidence/export_root_none_buffers_crash.py)."""
+    nones = 0
+    for s in bp.nodes[bp.root].slots:
+        if s.kind == "buffer":
+            if s.ref is None:
+                nones += 1
+            elif nones >= 2:
+                return True
+    return False
 DEVICE_KINDS = {
     "cpu": lambda d: d == "cpu",
     "meta": lambda d: d == "meta",
@@ -82,6 +102,7 @@ class Deviation:
     line: int
     file: Path
     matched: set = field(default_factory=set)  # node ids this line marked
+    shadowed: set = field(default_factory=set)  # node ids it selects where another line wins (not stale)
 
     @property
     def pattern(self) -> str:

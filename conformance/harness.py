@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume
 from hypothesis import strategies as st
+from hypothesis.control import current_build_context
 
 from conformance.backends import CAPABILITIES
 from conformance.handle import Handle
@@ -17,15 +18,20 @@ from strategies import blueprints
 from strategies.graphs import resized
 
 DRAWN: list = [None]  # the blueprint drawn last in this process (conditional deviations read it)
+# The blueprint drawn last in each of Hypothesis's final replays of this test (one replay per
+# distinct failure it reports), keyed by replay: a deviations line conditional on the graph must
+# hold for every one of them.
+FINAL: dict = {}
 # Set by the plugin under the soak profile: the graph sizes every blueprint strategy is resized to.
 SOAK: list = [()]
 
 
 def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=(), forward: bool = False,
-               **kwargs) -> Handle:
+               admits=None, **kwargs) -> Handle:
     """Draw a blueprint (from ``graphs``, else ``blueprints(**kwargs)``) and build it through
     ``backend`` on ``device`` (``None``/``'cpu'``: default placement). ``uses``: devices the test
-    moves it to later, whose set-up the reproducer needs; ``forward``: render a generated forward."""
+    moves it to later, whose set-up the reproducer needs; ``forward``: render a generated forward;
+    ``admits``: a predicate that replaces ``backend.admits`` (tests of the wrapper itself)."""
     reason = backend.refuses(None if device in (None, "cpu") else device)
     if reason:
         pytest.skip(f"backend {backend.name} refuses a module built on {device}: {reason}")
@@ -35,7 +41,9 @@ def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=()
         strategy = resized(strategy, nodes) or strategy  # a strategy of another shape keeps its size
     bp = data.draw(strategy, label="blueprint")
     DRAWN[0] = bp
-    assume(backend.admits(bp))
+    if (context := current_build_context()).is_final:
+        FINAL[id(context)] = bp
+    assume((admits or backend.admits)(bp))
     return backend.build(bp, device=None if device in (None, "cpu") else device, uses=uses, forward=forward)
 
 

@@ -196,11 +196,18 @@ def _apply_deviations(config, items):
         dev = next((d for d in matching if not d.when), matching[0] if matching else None)
         if dev is None:
             continue
-        dev.matched.add(item.nodeid)
-        text = f"known deviation ({dev.where}): {dev.reason} (evidence: {dev.evidence})"
         if dev.when and mode != "skip":
-            item.stash[_CONDITIONAL] = dev  # judged after the call, on the graph drawn last
+            # Every conditional line is a claim on its own graphs (a wrapper's and its base's):
+            # judged after the call, on the graph of each failure Hypothesis reports.
+            for d in matching:
+                d.matched.add(item.nodeid)
+            item.stash[_CONDITIONAL] = matching
             continue
+        dev.matched.add(item.nodeid)
+        for d in matching:
+            if d is not dev:
+                d.shadowed.add(item.nodeid)
+        text = f"known deviation ({dev.where}): {dev.reason} (evidence: {dev.evidence})"
         item.stash[_LINE] = dev
         if mode == "skip":
             item.add_marker(pytest.mark.skip(reason=f"{text}; not run under --deviations-mode skip"))
@@ -209,7 +216,7 @@ def _apply_deviations(config, items):
         item.user_properties.append(("deviation", dev.reason))
         item.user_properties.append(("deviation_line", dev.where))
     whole = _whole_suite(config)
-    stale = [dev for dev in found if not dev.matched and (whole or set(dev.invariant.split(",")) & collected)]
+    stale = [dev for dev in found if not dev.matched and not dev.shadowed and (whole or set(dev.invariant.split(",")) & collected)]
     for dev in stale[:STALE_SHOWN]:
         warnings.warn(pytest.PytestWarning(
             f"deviations line {dev.where} ({dev.pattern!r}) matches no collected test: "
@@ -225,7 +232,7 @@ STALE_SHOWN = 10  # warnings for stale deviations lines, one each; the rest are 
 
 
 _LINE = pytest.StashKey["deviations.Deviation"]()
-_CONDITIONAL = pytest.StashKey["deviations.Deviation"]()
+_CONDITIONAL = pytest.StashKey["list[deviations.Deviation]"]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -250,19 +257,25 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def _judge_conditional(item, report, dev) -> None:
-    """A failure under a line conditional on the drawn graph (``when=``): expected when the graph
-    Hypothesis reported (drawn last: its final replay) matches, else a failure naming the line."""
-    drawn = harness.DRAWN[0]
-    if dev.holds_for(drawn):
+def _judge_conditional(item, report, devs) -> None:
+    """A failure under lines conditional on the drawn graph (``when=``/``root=``/``has=``):
+    expected when the graph of every failure Hypothesis reports (drawn last in each final replay)
+    is one some line covers, else a failure naming the lines."""
+    drawn = list(harness.FINAL.values()) or [harness.DRAWN[0]]  # every failure Hypothesis reports, else the last draw
+    covering = [next((d for d in devs if d.holds_for(bp)), None) for bp in drawn]
+    if all(covering):
+        dev = covering[0]
         report.outcome = "skipped"
         report.wasxfail = (f"known deviation ({dev.where}), on a graph where {dev.when}: "
                            f"{dev.reason} (evidence: {dev.evidence})")
         report.user_properties.append(("deviation", dev.reason))
         report.user_properties.append(("deviation_line", dev.where))
     else:
-        report.sections.append(("nnconform", f"the known deviation at {dev.where} covers only graphs where "
-                                             f"{dev.when}; this failing graph is not one"))
+        others = sum(d is None for d in covering)
+        which = (f"{others} of the {len(drawn)} failures Hypothesis reports are on other graphs" if len(drawn) > 1
+                 else "this failing graph is not one")
+        lines = "; ".join(f"{d.where} covers only graphs where {d.when}" for d in devs)
+        report.sections.append(("nnconform", f"the known deviation at {lines}; {which}"))
 
 
 def pytest_runtest_logreport(report):
@@ -382,6 +395,7 @@ def pytest_runtest_call(item):
     """A known deviation fails on every run; its evidence file holds the minimal reproducer, so
     skip shrinking it again (the costliest part of an expected failure)."""
     harness.DRAWN[0] = None
+    harness.FINAL.clear()
     test = getattr(item, "obj", None)
     current = getattr(test, "_hypothesis_internal_use_settings", None)  # set by @given
     if current is None or _LINE not in item.stash:

@@ -170,7 +170,7 @@ def test_unknown_feature_is_a_usage_error(tmp_path):
     path = deviations(tmp_path, f"{PASSING} has=tied-buffer | a planted claim | evidence.py")
     result = run(f"--deviations={path}")
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, output(result)
-    assert "selector 'has=tied-buffer': features are nonpersistent-buffer, none-slot, shared-module" in output(result)
+    assert "selector 'has=tied-buffer': features are nonpersistent-buffer, none-slot, shared-module, tied-parameter, tied-tensor, root-none-buffers" in output(result)
 
 
 def test_unconditional_line_wins_over_a_conditional_one(tmp_path):
@@ -183,3 +183,33 @@ def test_unconditional_line_wins_over_a_conditional_one(tmp_path):
     result = run_pytest(*TIED, f"--deviations={path}", "--report-dir", str(tmp_path / "o"))
     assert result.returncode == pytest.ExitCode.OK and "1 xfailed" in output(result), output(result)
     assert f"known deviation ({path}:2)" in output(result), output(result)
+
+
+def test_conditional_line_must_hold_for_every_failure_hypothesis_reports(monkeypatch):
+    """Hypothesis reports several distinct failures of one test by replaying each: the line must
+    cover the graph of every one, not only the one replayed last (a jit run shrank a bfloat16
+    refusal to a one-node graph and a shared-module failure to another; the last hid the first)."""
+    from types import SimpleNamespace
+
+    from conformance import deviations as dv
+    from conformance import harness, plugin
+    from strategies.blueprint import Blueprint, Node, Slot
+
+    plain = Blueprint(nodes=(Node(kind="Module"),), tensors=())
+    shared = Blueprint(nodes=(Node(kind="Module"), Node(kind="Sequential", slots=(
+        Slot(kind="child", name="0", ref=0), Slot(kind="child", name="1", ref=0)))), tensors=())
+    dev = dv.Deviation(invariant="conv.sharing.shared_modules", selectors=(("has", "shared-module"),),
+                       reason="planted", evidence="e.py", file=dv.Path("devs.txt"), line=2)
+
+    def judge(*graphs):
+        report = SimpleNamespace(outcome="failed", sections=[], user_properties=[])
+        monkeypatch.setattr(harness, "FINAL", {i: bp for i, bp in enumerate(graphs)})
+        plugin._judge_conditional(None, report, [dev])
+        return report
+
+    assert judge(shared).outcome == "skipped"
+    assert judge(shared, shared).outcome == "skipped"
+    report = judge(plain, shared)
+    assert report.outcome == "failed"
+    assert report.sections == [("nnconform", "the known deviation at devs.txt:2 covers only graphs where "
+                                             "has=shared-module; 1 of the 2 failures Hypothesis reports are on other graphs")]

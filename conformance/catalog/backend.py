@@ -20,4 +20,13 @@ INVARIANTS = [
         "input returns what the eager module returns.",
         "torch.nn.Module.forward",
     ),
+    Invariant(
+        "backend.wrap.accepts",
+        "reference",
+        "backend",
+        "A wrapper that promises nn.Module behaviour accepts every module the eager forward can be called "
+        "on: the wrap step succeeds on any such graph, including roots with buffers registered as None "
+        "(register_buffer: \"If ``None``, then operations that run on buffers, such as :attr:`cuda`, are ignored.\").",
+        "torch.nn.Module.register_buffer",
+    ),
 ]
