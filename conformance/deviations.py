@@ -22,8 +22,8 @@ named in the message); a pass is a pass (the run did not draw such a graph: noth
 ``root=<kind glob>[|...]`` is the same condition on the root's kind alone, and ``has=<feature>``
 on a feature of the graph (``FEATURES``: ``nonpersistent-buffer``, ``none-slot``,
 ``shared-module``: a module under two or more names; ``tied-parameter``: a Parameter under two
-or more names; ``tied-tensor``: a parameter or buffer under two or more names; ``root-none-buffers``: the root registers two or more ``None`` buffers ahead of a
-tensor buffer).
+or more names; ``tied-tensor``: a parameter or buffer under two or more names;
+``root-none-buffers``: the root registers two or more ``None`` buffers ahead of a tensor buffer).
 
 Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's;
 a name ending in ``.txt`` or holding a ``/`` is a file relative to this one);
@@ -58,14 +58,17 @@ FEATURES = {  # has=<feature>: graph features a conditional line can name
     "nonpersistent-buffer": lambda bp: any(s.kind == "buffer" and s.ref is not None and not s.persistent
                                            for n in bp.nodes for s in n.slots),
     "none-slot": lambda bp: any(s.ref is None for n in bp.nodes for s in n.slots),
-    "shared-module": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
-                                             if s.kind == "child" and s.ref is not None]) > len(set(refs)),
-    "tied-parameter": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
-                                              if s.kind == "param" and s.ref is not None]) > len(set(refs)),
-    "tied-tensor": lambda bp: len(refs := [s.ref for n in bp.nodes for s in n.slots
-                                           if s.kind in ("param", "buffer") and s.ref is not None]) > len(set(refs)),
+    "shared-module": lambda bp: _held_twice(bp, ("child",)),
+    "tied-parameter": lambda bp: _held_twice(bp, ("param",)),
+    "tied-tensor": lambda bp: _held_twice(bp, ("param", "buffer")),
     "root-none-buffers": lambda bp: root_none_buffers_ahead(bp),
 }
+
+
+def _held_twice(bp, kinds) -> bool:
+    """Some module or tensor sits in two or more slots of these kinds."""
+    refs = [s.ref for n in bp.nodes for s in n.slots if s.kind in kinds and s.ref is not None]
+    return len(refs) > len(set(refs))
 
 
 def root_none_buffers_ahead(bp) -> bool:
@@ -79,6 +82,8 @@ def root_none_buffers_ahead(bp) -> bool:
             elif nones >= 2:
                 return True
     return False
+
+
 DEVICE_KINDS = {
     "cpu": lambda d: d == "cpu",
     "meta": lambda d: d == "meta",

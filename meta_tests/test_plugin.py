@@ -19,11 +19,13 @@ TARGET = "conformance/test_traversal.py"
 DROPPED_ENV = ("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", "NNCONFORM_BREAK")
 
 
-def run_pytest(*args, cwd=ROOT) -> subprocess.CompletedProcess:
-    # Drop what the outer run set for itself (xdist worker, current test, a break); PYTEST_PLUGINS passes.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+def run_pytest(*args, cwd=ROOT, env=None, timeout=120) -> subprocess.CompletedProcess:
+    # Drop what the outer run set for itself (xdist worker, current test, a break); PYTEST_PLUGINS
+    # passes. ``env``: variables the inner run gets on top (a break to plant).
+    inner = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
+    inner.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=inner,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def output(result) -> str:

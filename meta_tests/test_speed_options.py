@@ -1,19 +1,11 @@
 """The speed options (issue 10): ``--smoke``, ``--soak-nodes`` and the ``soak`` profile."""
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from meta_tests.test_plugin import run_pytest
 
 
 def run(*args, env=None):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NNCONFORM_"))}
-    clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-q"], cwd=ROOT,
-                          env=clean, capture_output=True, text=True, timeout=300)
+    return run_pytest(*args, "-p", "no:cacheprovider", "-q", env=env, timeout=300)
 
 
 @pytest.mark.parametrize("args, said", [
