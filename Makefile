@@ -5,7 +5,8 @@
 # Override the torch under test with TORCH=SPEC: a version (2.14.1), a requirement
 # (torch==2.14.1), a wheel path or a URL (torch @ https://...); PIP_ARGS="--pre --index-url URL"
 # or TORCH_INDEX=URL go to the torch install only. The workers: WORKERS=N; the backend:
-# BACKEND=NAME (a built-in, an entry point or package.module:factory); every report: OUT=DIR.
+# BACKEND=NAME (a built-in, a framework: paddle or mlx, an entry point or package.module:factory);
+# every report: OUT=DIR. A framework's pinned wheel is installed on first use (pip install -e '.[NAME]').
 PYTHON  ?= python3
 # Bytecode caches (Python's, and pytest's rewritten test modules) save about 1.5 s of start-up in
 # every pytest process after the first: each xdist worker and each run the project's tests start.
@@ -18,7 +19,9 @@ PROFILE ?= ci
 PYTEST_ARGS ?=
 OUT     ?= reports/out
 BACKEND ?= eager
-BACKENDS ?= eager module-compile compile fx export jit ddp
+BACKENDS ?= eager module-compile compile fx export jit ddp paddle mlx
+# Frameworks that are not torch: each is an optional extra of pyproject.toml, installed on demand.
+FRAMEWORKS := paddle mlx
 PIP_ARGS ?=
 TORCH_INDEX ?=
 MATRIX_VENVS ?= .venv-matrix
@@ -32,7 +35,10 @@ BIN   := $(VENV)/bin
 # path, torch @ file:///...), none of which a file name or a make target can take as they are.
 STAMP := $(VENV)/.installed-$(shell printf '%s' $(call quote,$(strip $(TORCH) $(TORCH_PIP_ARGS))) | sha256sum | cut -c1-16)
 
-.PHONY: setup conformance backends matrix test meta bench clean
+.PHONY: setup extras conformance backends matrix test meta bench clean
+
+# The stamp of a framework backend's extra (none for torch backends).
+extra_stamp = $(if $(filter $(1),$(FRAMEWORKS)),$(VENV)/.extra-$(1))
 
 setup: $(STAMP)
 
@@ -46,13 +52,20 @@ $(STAMP): requirements.txt pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-conformance: $(STAMP)
+$(VENV)/.extra-%: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[$*]'
+	touch $@
+
+# Every framework's extra; .ci/run calls it and goes on without them when their wheels cannot install.
+extras: $(foreach f,$(FRAMEWORKS),$(call extra_stamp,$(f)))
+
+conformance: $(STAMP) $(call extra_stamp,$(BACKEND))
 	mkdir -p $(OUT)
 	$(BIN)/python -m pytest conformance -n $(WORKERS) --hypothesis-profile=$(PROFILE) --backend=$(BACKEND) \
 		--report-dir=$(OUT) --junitxml=$(OUT)/junit.xml -rfEsxX $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 0 ] && [ "$(PROFILE)" = ci ] && [ "$(BACKEND)" = eager ] && [ -z "$(strip $(PYTEST_ARGS))" ]; then $(BIN)/python -m conformance.coverage --api --check $(OUT)/api-coverage.json || rc=$$?; fi; exit $$rc
 
-backends: $(STAMP)
+backends: $(STAMP) $(foreach b,$(BACKENDS),$(call extra_stamp,$(b)))
 	@rc=0; for b in $(BACKENDS); do \
 		echo "== backend $$b"; mkdir -p $(OUT)/backends/$$b; \
 		$(BIN)/python -m pytest conformance -n $(WORKERS) --hypothesis-profile=$(PROFILE) --backend=$$b \

@@ -52,6 +52,8 @@ CAPABILITIES = {
     "devices": "moving the object under test between devices (meta, accelerators)",
     "load": "load_state_dict on the object under test",
     "containers": "the container classes (Sequential, ModuleList, ...) as the object under test",
+    "torch-objects": "the test's own Python reads torch objects (tensors, dtypes, classes) off the object under "
+                     "test, not through a step a framework profile can translate",
 }
 ENTRY_POINTS = "nnconform.backends"
 
@@ -80,6 +82,9 @@ class Backend:
     def __repr__(self) -> str:  # Hypothesis prints the fixture in every failing example: keep it short
         return f"<backend {self.name}>"
 
+    def _repr_pretty_(self, p, cycle) -> None:  # Hypothesis's printer would list every field
+        p.text(repr(self))
+
     @property
     def label(self) -> str:
         return f"{self.name} {self.version or 'torch ' + torch.__version__}"
@@ -98,6 +103,16 @@ class Backend:
         """The wrapper's documented preconditions alone (``admits`` may also discard graphs a
         known deviation crashes on; ``test_wrap_accepts_callable_graphs`` draws past those)."""
         return self.admits(bp)
+
+    def graphs(self, strategy):
+        """The blueprint strategy a test draws from, as this backend narrows it (a framework
+        adapter keeps to the node kinds it renders); the default keeps it."""
+        return strategy
+
+    def translate(self, code: str) -> str:
+        """The text of a step as it runs on this backend (a framework's profile translates torch
+        step text into its own API, Note [framework profiles]); the default keeps it."""
+        return code
 
     def prepare(self) -> None:
         """Once per process, before the first test (and before the global-state guard takes its
@@ -279,6 +294,10 @@ BUILTIN: dict[str, Backend] = {
 }
 
 
+# Frameworks that are not torch (Note [framework profiles]): imported only when selected.
+FRAMEWORKS = {"paddle": "conformance.frameworks.paddle:PADDLE", "mlx": "conformance.frameworks.mlx:MLX"}
+
+
 class BackendError(Exception):
     """A ``--backend`` value that does not name a usable backend (a usage error)."""
 
@@ -288,7 +307,7 @@ def _entry_points() -> dict:
 
 
 def available() -> list[str]:
-    return [*BUILTIN, *(n for n in _entry_points() if n not in BUILTIN)]
+    return [*BUILTIN, *FRAMEWORKS, *(n for n in _entry_points() if n not in BUILTIN and n not in FRAMEWORKS)]
 
 
 def _instantiate(obj, where: str) -> Backend:
@@ -305,6 +324,12 @@ def load(spec: str) -> Backend:
         raise BackendError("--backend is empty; available: " + ", ".join(available()))
     if spec in BUILTIN:
         backend = BUILTIN[spec]
+    elif spec in FRAMEWORKS:
+        module, _, attr = FRAMEWORKS[spec].partition(":")
+        try:
+            backend = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise BackendError(f"--backend {spec!r}: its adapter {FRAMEWORKS[spec]} cannot be loaded: {exc}") from None
     elif ":" in spec:
         module, _, attr = spec.partition(":")
         try:

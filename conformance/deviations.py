@@ -25,6 +25,12 @@ on a feature of the graph (``FEATURES``: ``nonpersistent-buffer``, ``none-slot``
 or more names; ``tied-tensor``: a parameter or buffer under two or more names;
 ``root-none-buffers``: the root registers two or more ``None`` buffers ahead of a tensor buffer).
 
+A line that starts with ``design`` (``design traversal.modules.dedup test=... | ... | ...``) is a
+*design difference* of a framework that is not torch (Note [framework profiles]): the framework
+documents other behaviour on purpose. Its reason quotes the framework's doc sentence, and its
+evidence is a program in the framework's own code; it is judged as any other line, and the
+report counts it as a design difference, apart from deviations.
+
 Directives: ``base: NAME`` inherits every line of backend NAME's file (wrappers inherit eager's;
 a name ending in ``.txt`` or holding a ``/`` is a file relative to this one);
 ``unset: <invariant id> [selectors]`` drops inherited lines with exactly that first field. ``#``
@@ -106,6 +112,7 @@ class Deviation:
     evidence: str  # path relative to ``folder``
     line: int
     file: Path
+    design: bool = False  # a ``design`` line: the framework differs from torch by design
     matched: set = field(default_factory=set)  # node ids this line marked
     shadowed: set = field(default_factory=set)  # node ids it selects where another line wins (not stale)
 
@@ -203,7 +210,8 @@ def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
             raise pytest.UsageError(
                 f"{where}: expected '<invariant id> [key=glob ...] | <reason> | <evidence file>', got {raw!r}")
         head, reason, evidence = fields
-        ident, *words = head.split()
+        design = head.startswith("design ")
+        ident, *words = head.removeprefix("design ").split()
         for one in ident.split(","):
             if one not in registry:
                 hint = " (a test id or glob: lines are keyed by invariant id now)" if "::" in one or "*" in one else ""
@@ -221,7 +229,7 @@ def load(path: Path, registry: dict, *, _seen=()) -> list[Deviation]:
             selectors.append((key, glob))
         if not (path.parent / evidence).is_file():
             raise pytest.UsageError(f"{where}: evidence file {evidence!r} not found next to {path.name}")
-        own.append(Deviation(ident, tuple(selectors), reason, evidence, number, path))
+        own.append(Deviation(ident, tuple(selectors), reason, evidence, number, path, design))
     for number, pattern in unset:
         before = len(inherited)
         inherited = [d for d in inherited if d.pattern != pattern]

@@ -244,9 +244,24 @@ class Handle:
         handle's namespace."""
         return _compiled.__wrapped__(code) if getattr(self.backend, "fresh_code", False) else _compiled(code)
 
+    def _translated(self, code: str) -> str:
+        """The step as it runs on this backend (Note [framework profiles]): a framework's profile
+        translates torch step text; a step it cannot map skips the test, naming the API."""
+        translate = getattr(self.backend, "translate", None)
+        if translate is None:
+            return code
+        from conformance.frameworks import NoCounterpart
+
+        try:
+            return translate(code)
+        except NoCounterpart as exc:
+            import pytest
+
+            pytest.skip(str(exc))
+
     def run(self, code: str, **env):
         """Execute one step (see Note [one source per call]); return its last expression's value."""
-        stmts, expr, text = self._compile(code)
+        stmts, expr, text = self._compile(self._translated(code))
         bound = _bound(env)
         self.steps.append(bound[0] + text)
         apicalls.record(bound[1] + text)  # Note [recording API calls]
@@ -257,7 +272,7 @@ class Handle:
     def attempt(self, code: str, **env) -> BaseException | None:
         """Run a step that may raise; return the exception (None when it succeeds). The
         transcript shows it inside ``try``/``except`` printing the error."""
-        stmts, expr, text = self._compile(code)
+        stmts, expr, text = self._compile(self._translated(code))
         body = "".join(f"    {line}\n" for line in text.splitlines())
         bound = _bound(env)
         self.steps.append(bound[0] + f"try:\n{body}except Exception as e:\n    print(repr(e))")
@@ -322,6 +337,10 @@ def script(source: str, *, backend=None) -> Handle:
     if backend is None:
         return Handle(None, backend, program, namespace)
     import pytest
+
+    if getattr(backend, "profile", None) is not None:
+        pytest.skip(f"a hand-written torch program; backend {backend.name} is a framework that is not torch "
+                    "and renders blueprints only (Note [framework profiles])")
 
     reason = backend.refuses(None)
     if reason:

@@ -35,7 +35,7 @@ def draw_graph(data, backend, graphs=None, *, device: str | None = None, uses=()
     reason = backend.refuses(None if device in (None, "cpu") else device)
     if reason:
         pytest.skip(f"backend {backend.name} refuses a module built on {device}: {reason}")
-    strategy = graphs if graphs is not None else blueprints(**kwargs)
+    strategy = backend.graphs(graphs if graphs is not None else blueprints(**kwargs))
     if SOAK[0]:
         nodes = data.draw(st.sampled_from(SOAK[0]), label="soak graph nodes")
         strategy = resized(strategy, nodes) or strategy  # a strategy of another shape keeps its size

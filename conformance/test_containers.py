@@ -558,6 +558,7 @@ def same_storage(a, b) -> bool:
 
 
 @invariant("pl.basics")
+@needs("torch-objects")
 @needs("containers")
 @one_bug
 @given(data=st.data())

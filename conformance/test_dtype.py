@@ -22,7 +22,7 @@ from conformance import model_dtype as md
 from conformance.check import expect_equal, expect_no_error, expect_raises, expect_true
 from conformance.flags import FLAG_LINES, SETTINGS, conversion_setting, flagged, run_under
 from conformance.handle import script
-from conformance.harness import draw_graph
+from conformance.harness import draw_graph, needs
 from conformance.registry import invariant
 from strategies import blueprints
 
@@ -200,24 +200,28 @@ def check_plain_attributes(h, plain, texts):
 
 
 @each_setting("conv.float_family_only_floating")
+@needs("torch-objects")
 @given(data=st.data())
 def test_float_family_casts_floating_only(data, backend, setting):
     check_conversion(data, backend, setting, md.FLOAT_FAMILY)
 
 
 @each_setting("conv.to_dtype_float_or_complex_only")
+@needs("torch-objects")
 @given(data=st.data())
 def test_to_dtype_casts_floating_only(data, backend, setting):
     check_conversion(data, backend, setting, md.TO_DTYPE)
 
 
 @each_setting("conv.type_casts_all")
+@needs("torch-objects")
 @given(data=st.data())
 def test_type_casts_everything(data, backend, setting):
     check_conversion(data, backend, setting, md.TYPE_FLOAT + md.TYPE_INTEGRAL)
 
 
 @invariant("conv.to_dtype_float_or_complex_only")
+@needs("torch-objects")
 @given(data=st.data())
 def test_to_integral_dtype_raises_type_error(data, backend):
     # The dtype is checked before any tensor is touched, so the flags do not matter here.
@@ -329,6 +333,7 @@ def test_conversion_keeps_shared_modules(data, backend, setting):
 
 
 @invariant("conv.shared_module_applied_per_parent")
+@needs("torch-objects")
 @given(data=st.data())
 def test_apply_fn_once_per_parent(data, backend):
     """``_apply`` recurses through ``children()``: a shared module is converted once per parent."""

@@ -76,6 +76,7 @@ def test_zero_grad_set_to_none(data, backend):
 
 
 @invariant("misc.zero_grad")
+@needs("torch-objects")
 @given(data=st.data())
 def test_zero_grad_in_place(data, backend):
     h = draw_graph(data, backend, GRAPHS)
@@ -184,6 +185,7 @@ def test_copy_preserves_sharing(data, backend, how):
 
 
 @per_copy()
+@needs("torch-objects")
 @given(data=st.data())
 def test_copy_makes_new_objects(data, backend, how):
     h, clone, _ = _copied(data, backend, how)
@@ -214,6 +216,7 @@ def _expected_state(h, kind, ref, flags) -> tuple:
 
 
 @per_copy("law.copy.keeps_state")
+@needs("torch-objects")
 @given(data=st.data())
 def test_copy_keeps_state(data, backend, how):
     h, clone, evals = _copied(data, backend, how)
@@ -227,6 +230,7 @@ def test_copy_keeps_state(data, backend, how):
 
 
 @invariant("law.copy.keeps_grads")
+@needs("torch-objects")
 @needs("deepcopy", "pickle")
 @given(data=st.data())
 def test_copies_keep_grads(data, backend):

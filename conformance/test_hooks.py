@@ -553,6 +553,7 @@ def expected_registrations(bp) -> list[tuple[str, str, str, str]]:
 
 
 @invariant("hooks.registration_hooks")
+@needs("torch-objects")
 @needs("hooks")
 @given(data=st.data())
 def test_registration_hooks_fire_for_every_registration(data, backend):

@@ -144,6 +144,7 @@ def load(h, *, strict=True, extra=""):
 
 # -- tests ---------------------------------------------------------------------------------------
 @invariant("load.roundtrip")
+@needs("torch-objects")
 @needs("load")
 @given(data=st.data())
 def test_load_roundtrip(data, backend):
@@ -262,6 +263,7 @@ def test_load_key_of_none_slot_raises(data, backend):
 
 
 @invariant("load.nonpersistent_key_unexpected")
+@needs("torch-objects")
 @needs("load")
 @RARE
 @given(data=st.data())
@@ -329,6 +331,7 @@ def test_load_non_mapping_raises_type_error(backend):
 
 
 @invariant("load.non_atomic")
+@needs("torch-objects")
 @needs("load")
 @given(data=st.data())
 def test_load_failed_strict_load_copies_matching_keys(data, backend):
@@ -366,6 +369,7 @@ def _retyped_input(data, h, dtypes_for_float):
 
 
 @invariant("load.copy_semantics")
+@needs("torch-objects")
 @needs("load")
 @given(data=st.data())
 def test_load_copy_keeps_objects_storage_dtype(data, backend):
@@ -386,6 +390,7 @@ def test_load_copy_keeps_objects_storage_dtype(data, backend):
 
 
 @invariant("load.assign")
+@needs("torch-objects")
 @needs("load")
 @given(data=st.data())
 def test_load_assign_takes_source_properties(data, backend):
@@ -422,6 +427,7 @@ def test_load_assign_roundtrip_keeps_sharing(data, backend):
 
 
 @invariant("load.shared_every_path_last_wins")
+@needs("torch-objects")
 @needs("load")
 @given(data=st.data())
 def test_load_shared_object_takes_last_key(data, backend):
@@ -532,6 +538,7 @@ def test_load_pre_hook_may_rewrite_its_state_dict(backend):
 
 
 @invariant("load.swap_flag")
+@needs("torch-objects")
 @needs("load")
 @given(data=st.data())
 def test_load_with_swap_flag(data, backend):

@@ -171,6 +171,7 @@ def test_state_dict_keep_vars_returns_registered_objects(data, backend):
 
 
 @invariant("sd.shallow_reference")
+@needs("torch-objects")
 @given(data=st.data())
 def test_state_dict_writes_reach_the_module(data, backend):
     h = draw_graph(data, backend, GRAPHS)

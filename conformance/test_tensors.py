@@ -206,6 +206,7 @@ def rebuild(h, name: str, program: str, note: str):
 
 # -- [T1] as built -----------------------------------------------------------------------------------
 @invariant("tens.register.as_given")
+@needs("torch-objects")
 @given(data=st.data())
 def test_registered_as_given(data, backend):
     h = draw_graph(data, backend, GRAPHS)
@@ -221,6 +222,7 @@ def test_registered_as_given(data, backend):
 
 # -- [T2] casts --------------------------------------------------------------------------------------
 @invariant("tens.cast.dtype_values")
+@needs("torch-objects")
 @pytest.mark.parametrize("setting", SETTINGS)
 @PER_SETTING
 @given(data=st.data())
@@ -305,6 +307,7 @@ def test_move_storage_sharing(data, backend, data_device):
 
 # -- [T4] copies -------------------------------------------------------------------------------------
 @invariant("tens.copy.layout_values")
+@needs("torch-objects")
 @per_copy
 @given(data=st.data())
 def test_copy_layout_values(data, backend, how):

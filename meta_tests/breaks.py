@@ -564,4 +564,4 @@ def _():
 
 
 # Breaks of later areas live in their own modules and register here (imported last: they use brk).
-from meta_tests import breaks_hooks, breaks_layers, breaks_machine, breaks_tensors  # noqa: E402,F401
+from meta_tests import breaks_hooks, breaks_layers, breaks_machine, breaks_mlx, breaks_paddle, breaks_tensors  # noqa: E402,F401

@@ -86,7 +86,7 @@ def test_rows_carry_outcome_invariant_device_and_failure_details(single):
     assert failure["message"].startswith("result differs from the reference model\n  call:")
     assert "reproducer" not in failure["message"]
     assert rows["test_basic.py::test_known_deviation"]["deviation"] == {
-        "pattern": None, "reason": "accepted for this release", "evidence": None, "where": "deviations/synthetic.txt:7"}
+        "pattern": None, "reason": "accepted for this release", "evidence": None, "where": "deviations/synthetic.txt:7", "design": False}
     assert doc["doc_drift"] is None  # the conformance plugin is not loaded: the report plugin never imports torch
     assert rows["test_basic.py::test_skipped"]["skip_reason"] == "needs an accelerator"
     assert rows["test_basic.py::test_setup_error"]["failure"]["message"] == "RuntimeError: fixture set-up failed"
@@ -218,7 +218,7 @@ def test_strict_unexpected_pass_row_names_its_line_and_the_report_records_doc_dr
     assert row["outcome"] == "failed", done.stdout[-3000:]
     assert row["failure"]["message"].startswith(f"unexpected pass of a known deviation: {devs}:2 claims")
     assert row["deviation"] == {"pattern": "traversal.children.immediate_and_dedup test=test_named_children",
-                                "reason": "planted", "evidence": "evidence.py", "where": f"{devs.resolve()}:2"}
+                                "reason": "planted", "evidence": "evidence.py", "where": f"{devs.resolve()}:2", "design": False}
     assert doc["run"]["options"]["deviations_mode"] == "strict"
     assert isinstance(doc["doc_drift"]["drift"], list) and doc["doc_drift"]["checked"] > 0
     text = (tmp_path / "out" / "report.md").read_text()
@@ -259,4 +259,4 @@ def test_deviation_is_found_by_its_line_before_its_reason(tmp_path, monkeypatch)
     controller.config = None
     found = controller._deviation_of("t.py::test_3", "same reason", where=f"{tmp_path / 'd.txt'}:3")
     assert found == {"pattern": "sd.order test=test_3", "reason": "same reason", "evidence": "ev.py",
-                     "where": f"{tmp_path.resolve()}/d.txt:3"}
+                     "where": f"{tmp_path.resolve()}/d.txt:3", "design": False}

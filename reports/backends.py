@@ -15,8 +15,6 @@ from pathlib import Path
 from reports.render import SYMBOL, e, md_cell, worst
 from reports.schema import OUTCOMES
 
-COUNTED = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
-
 
 def load(paths: list[str]) -> list[dict]:
     docs = []
@@ -26,6 +24,24 @@ def load(paths: list[str]) -> list[dict]:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"reports.backends: cannot read {path}: {exc}") from None
     return docs
+
+
+# Per-backend totals: the outcomes, with skips and expected failures split by why.
+TOTALS = ("passed", "failed", "error", "xpassed", "deviation", "design difference", "no counterpart",
+          "capability skip", "other skip")
+
+
+def kind(row: dict) -> str:
+    """The total a row counts under (``TOTALS``)."""
+    outcome = row["outcome"]
+    if outcome == "xfailed":
+        return "design difference" if (row.get("deviation") or {}).get("design") else "deviation"
+    if outcome == "skipped":
+        reason = row.get("skip_reason") or ""
+        if "no counterpart in" in reason:
+            return "no counterpart"
+        return "capability skip" if "lacks capability" in reason else "other skip"
+    return outcome
 
 
 def table(docs: list[dict]) -> tuple[list[str], dict, dict]:
@@ -38,21 +54,21 @@ def table(docs: list[dict]) -> tuple[list[str], dict, dict]:
         for row in doc["rows"]:
             inv = row["invariant"] or "(no invariant)"
             cells.setdefault(inv, {}).setdefault(name, Counter())[row["outcome"]] += 1
-            total[row["outcome"]] += 1
-            total["capability skips"] += "lacks capability" in (row.get("skip_reason") or "")
+            total[kind(row)] += 1
         total["complete"] = doc["run"]["complete"]
+        total["label"] = doc["run"].get("backend_label") or name
     return backends, cells, totals
 
 
 def markdown(docs: list[dict]) -> str:
     backends, cells, totals = table(docs)
     out = ["# nnconform: invariant × backend", "",
-           "| backend | " + " | ".join(COUNTED) + " | capability skips | complete |",
-           "|---|" + "---|" * (len(COUNTED) + 2)]
+           "| backend | under test | " + " | ".join(TOTALS) + " | complete |",
+           "|---|---|" + "---|" * (len(TOTALS) + 1)]
     for b in backends:
         t = totals[b]
-        out.append(f"| {md_cell(b)} | " + " | ".join(str(t[o]) for o in COUNTED)
-                   + f" | {t['capability skips']} | {'yes' if t['complete'] else 'NO'} |")
+        out.append(f"| {md_cell(b)} | {md_cell(t['label'])} | " + " | ".join(str(t[o]) for o in TOTALS)
+                   + f" | {'yes' if t['complete'] else 'NO'} |")
     out += ["", "| invariant | " + " | ".join(map(md_cell, backends)) + " |", "|---|" + "---|" * len(backends)]
     for inv in sorted(cells):
         row = []
@@ -60,7 +76,10 @@ def markdown(docs: list[dict]) -> str:
             c = cells[inv].get(b)
             row.append(f"{SYMBOL[worst(c)]} " + " ".join(f"{o}:{c[o]}" for o in OUTCOMES if c[o]) if c else "–")
         out.append(f"| {md_cell(inv)} | " + " | ".join(row) + " |")
-    out += ["", "Legend: " + ", ".join(f"{SYMBOL[o]} {o}" for o in OUTCOMES) + " (a cell shows its worst outcome, then counts)."]
+    out += ["", "Legend: " + ", ".join(f"{SYMBOL[o]} {o}" for o in OUTCOMES) + " (a cell shows its worst outcome, then counts).",
+            "Totals: `deviation` and `design difference` split the expected failures by their deviations line "
+            "(a `design` line is a framework's documented design difference); `no counterpart` counts skips of a "
+            "step a framework profile cannot map, `capability skip` skips for a capability the backend lacks."]
     return "\n".join(out) + "\n"
 
 
@@ -79,8 +98,8 @@ def html(docs: list[dict]) -> str:
             tds.append(f'<td class="{worst(c)}" title="{e(title)}">{SYMBOL[worst(c)]} {e(title)}</td>')
         body.append(f"<tr><th>{e(inv)}</th>{''.join(tds)}</tr>")
     counts = "".join(
-        f"<tr><th>{e(b)}</th>" + "".join(f"<td>{totals[b][o]}</td>" for o in COUNTED)
-        + f"<td>{totals[b]['capability skips']}</td></tr>" for b in backends)
+        f"<tr><th>{e(b)}</th><td>{e(totals[b]['label'])}</td>" + "".join(f"<td>{totals[b][o]}</td>" for o in TOTALS)
+        + "</tr>" for b in backends)
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>nnconform: invariant × backend</title><style>
@@ -89,7 +108,7 @@ table {{ border-collapse: collapse; margin-bottom: 1em; }} .passed {{ background
 .failed, .error {{ background: #f4b6b6; }} .xfailed {{ background: #fbe3a6; }} .xpassed {{ background: #bcd4f6; }}
 .skipped {{ background: #e6e6e6; }}</style></head><body>
 <h1>nnconform: invariant × backend</h1>
-<table><tr><th>backend</th>{''.join(f'<th>{o}</th>' for o in COUNTED)}<th>capability skips</th></tr>{counts}</table>
+<table><tr><th>backend</th><th>under test</th>{''.join(f'<th>{e(o)}</th>' for o in TOTALS)}</tr>{counts}</table>
 <table><tr><th>invariant</th>{head}</tr>{''.join(body)}</table></body></html>
 """
 

@@ -283,6 +283,12 @@ class Controller:
         backend = plugin.backend_of(self.config) if plugin else None
         return backend.name if backend else str(self.config.getoption("backend", None) or "unknown")
 
+    def _backend_label(self) -> str | None:
+        """What is under test, with its version (``paddle paddlepaddle 3.3.1``, ``eager torch 2.13.0``)."""
+        plugin = sys.modules.get("conformance.plugin")
+        backend = plugin.backend_of(self.config) if plugin else None
+        return backend.label if backend else None
+
     def _deviation_of(self, nodeid: str, reason: str, where: str | None = None) -> dict:
         """The deviations line that marked ``nodeid``: by its location (the ``deviation_line``
         property), else by the node id where this process collected it, else by its reason (under
@@ -294,7 +300,8 @@ class Controller:
                  or next((d for d in found if d.reason == reason), None))
         return {"pattern": match.pattern if match else None, "reason": reason,
                 "evidence": match.evidence if match else None,
-                "where": _relative_where(match.file, match.line) if match else where}
+                "where": _relative_where(match.file, match.line) if match else where,
+                "design": bool(match and match.design)}
 
     # the document -----------------------------------------------------------------------------
     def _document(self, *, complete: bool, reason: str | None, exitstatus) -> dict:
@@ -313,6 +320,7 @@ class Controller:
                 "incomplete_reason": reason,
                 "exit_status": exitstatus,
                 "backend": self._backend(),
+                "backend_label": self._backend_label(),
                 "devices": devices,
                 "start": self.start,
                 "end": _now(),

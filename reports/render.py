@@ -51,7 +51,8 @@ def headline(doc) -> str:
     cuda = f", CUDA {torch['cuda']}" if torch.get("cuda") else ""
     rocm = f", ROCm {torch['rocm']}" if torch.get("rocm") else ""
     profile = (run.get("hypothesis") or {}).get("profile")
-    return (f"torch {torch.get('version')}{git}{cuda}{rocm} · backend {run['backend']} · profile {profile} · "
+    label = run.get("backend_label") or run["backend"]
+    return (f"torch {torch.get('version')}{git}{cuda}{rocm} · backend {label} · profile {profile} · "
             f"{len(doc['rows'])} tests · {run['start']}")
 
 

@@ -43,7 +43,7 @@ _DRIFT_ENTRY_OPTIONAL = {"ref": _OPTIONAL_STR, "status": _OPTIONAL_STR, "quote":
 _INVARIANT_OPTIONAL = {"tier": _OPTIONAL_STR, "area": _OPTIONAL_STR, "doc": _OPTIONAL_STR, "ref": _OPTIONAL_STR,
                        "url": _OPTIONAL_STR}
 _ROW_OPTIONAL = {"skip_reason": _OPTIONAL_STR}
-_DEVIATION_OPTIONAL = {"where": _OPTIONAL_STR}
+_DEVIATION_OPTIONAL = {"where": _OPTIONAL_STR, "design": bool}
 _FAILURE_OPTIONAL = {"phase": _OPTIONAL_STR, "example": _OPTIONAL_STR}
 
 MAX_BYTES = 512 * 2**20  # a larger file is not a report this tool reads (and /dev/zero never ends)

@@ -148,6 +148,32 @@ def resized(strategy: st.SearchStrategy, nodes: int) -> st.SearchStrategy | None
     return None
 
 
+def restricted(strategy: st.SearchStrategy, *, kinds) -> st.SearchStrategy | None:
+    """``strategy`` (a ``blueprints(...)`` strategy, possibly filtered, its options fixed or drawn)
+    drawing only node kinds in ``kinds``, its other options kept; None when it cannot be narrowed
+    (another strategy, or none of its kinds is left): a framework adapter then skips the test."""
+    def keep(ks):
+        return tuple(k for k in ks if k in kinds)
+
+    if isinstance(strategy, _BlueprintStrategy):
+        left = keep(strategy.opts["kinds"])
+        return _fixed_blueprints(**{**strategy.opts, "kinds": left}) if left else None
+    if isinstance(strategy, _DrawnOptions):
+        drawn = strategy.args["kinds"]
+        if isinstance(drawn, st.SearchStrategy):
+            narrowed = drawn.map(keep).filter(bool)
+        elif keep(drawn):
+            narrowed = keep(drawn)
+        else:
+            return None
+        return _DrawnOptions({**strategy.args, "kinds": narrowed}, strategy.checks)
+    inner = getattr(strategy, "filtered_strategy", None)
+    if inner is not None:
+        narrowed = restricted(inner, kinds=kinds)
+        return None if narrowed is None else narrowed.filter(lambda bp: all(c(bp) for c in strategy.flat_conditions))
+    return None
+
+
 MAX_NODES = 1000  # the soak profile draws graphs of 100 and 1,000 nodes
 DIRECT_NODES = 200  # larger graphs take more choices than one Hypothesis example holds (8 KiB)
 NODE_SPAN, SLOT_SPAN = calc_label_from_name("nnconform node"), calc_label_from_name("nnconform slot")
