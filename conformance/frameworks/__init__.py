@@ -34,6 +34,7 @@ import keyword
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from conformance.apicalls import _dotted
 from conformance.backends import Backend
 
 NOT_RUN = "torch-objects"
@@ -154,16 +155,6 @@ class _Rewriter(ast.NodeTransformer):
         if dotted in self.profile.names:
             return ast.parse(self.profile.names[dotted], mode="eval").body
         self.lack(dotted, f"the {self.profile.framework} profile maps no counterpart of {dotted}")
-
-
-def _dotted(node) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None
 
 
 def _on_module(node) -> bool:
