@@ -109,11 +109,6 @@ class Backend:
         adapter keeps to the node kinds it renders); the default keeps it."""
         return strategy
 
-    def translate(self, code: str) -> str:
-        """The text of a step as it runs on this backend (a framework's profile translates torch
-        step text into its own API, Note [framework profiles]); the default keeps it."""
-        return code
-
     def prepare(self) -> None:
         """Once per process, before the first test (and before the global-state guard takes its
         first snapshot): set-up the backend does to torch itself on first use."""

@@ -37,8 +37,6 @@ from dataclasses import dataclass, field
 from conformance.apicalls import _dotted
 from conformance.backends import Backend
 
-NOT_RUN = "torch-objects"
-
 
 class NoCounterpart(Exception):
     """A step uses a torch API that the framework's profile does not map (the test skips)."""
@@ -63,13 +61,13 @@ def method(name: str, *, kwargs: Mapping[str, str | None] = (), fixed: str = "",
 
     def render(recv, args, kws, *, profile=None, api=""):
         if len(args) > positional:
-            raise _Missing(f"{api}: {len(args)} positional arguments ({name} takes {positional})")
+            raise Unmapped(f"{api}: {len(args)} positional arguments ({name} takes {positional})")
         parts = list(args)
         for k, v in kws.items():
             if k not in table:
-                raise _Missing(f"{api}({k}=...): {name} has no such argument")
+                raise Unmapped(f"{api}({k}=...): {name} has no such argument")
             if table[k] is None:
-                raise _Missing(f"{api}({k}=...): {name} has no counterpart of {k}")
+                raise Unmapped(f"{api}({k}=...): {name} has no counterpart of {k}")
             parts.append(f"{table[k]}={v}")
         if fixed:
             parts.append(fixed)
@@ -78,8 +76,8 @@ def method(name: str, *, kwargs: Mapping[str, str | None] = (), fixed: str = "",
     return render
 
 
-class _Missing(Exception):
-    pass
+class Unmapped(Exception):
+    """Raised by a method counterpart for an argument it cannot map (the step then has no counterpart)."""
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -130,10 +128,10 @@ class _Rewriter(ast.NodeTransformer):
                 kws = {k.arg: ast.unparse(self.visit(k.value)) for k in node.keywords}
                 try:
                     text = counterpart(recv, args, kws, profile=self.profile, api=api)
-                except _Missing as exc:
+                except Unmapped as exc:
                     self.lack(api, str(exc))
                 return ast.parse(text, mode="eval").body
-            if name in _MODULE_API:
+            if name in _module_api():
                 self.lack(api, f"the {self.profile.framework} profile maps no counterpart of nn.Module.{name}")
         return self.generic_visit(node)
 
@@ -195,14 +193,6 @@ def _module_api() -> frozenset:
     for cls in (nn.Module, nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict):
         names |= {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n, None))}
     return frozenset(names - set(keyword.kwlist))
-
-
-class _ModuleAPI:
-    def __contains__(self, name):
-        return name in _module_api()
-
-
-_MODULE_API = _ModuleAPI()
 
 
 @dataclass(frozen=True, repr=False)

@@ -48,7 +48,7 @@ torch API skips the test, naming it (``methods`` says why for the common ones).
 """
 from __future__ import annotations
 
-from conformance.frameworks import Framework, Profile, _Missing, method
+from conformance.frameworks import Framework, Profile, Unmapped, method
 
 IMPORTS = "import math\nimport mlx.core as mx\nimport mlx.nn as nn\nfrom mlx.utils import tree_flatten\n"
 
@@ -97,7 +97,7 @@ def _every_path(kws, api):
     kws = dict(kws)
     if "remove_duplicate" in kws:
         if kws.pop("remove_duplicate") != "False":
-            raise _Missing(f"{api}(remove_duplicate=...): MLX lists a module or array once per name; it has no "
+            raise Unmapped(f"{api}(remove_duplicate=...): MLX lists a module or array once per name; it has no "
                            "de-duplication")
     return kws
 
@@ -106,7 +106,7 @@ def _named_modules(name):
     def render(recv, args, kws, *, profile=None, api=""):
         kws = _every_path(kws, api)
         if args or kws:
-            raise _Missing(f"{api}: MLX's {name}() takes no arguments "
+            raise Unmapped(f"{api}: MLX's {name}() takes no arguments "
                            f"({', '.join([*args, *(f'{k}=' for k in kws)])} given)")
         return f"iter({recv}.{name}())"
     return render
@@ -117,7 +117,7 @@ def _flat(recv, args, kws, *, profile=None, api=""):
     if api.endswith(("named_parameters", ".parameters")):
         kws = _every_path(kws, api)
     if args or kws:
-        raise _Missing(f"{api}: tree_flatten(parameters()) takes no arguments "
+        raise Unmapped(f"{api}: tree_flatten(parameters()) takes no arguments "
                        f"({', '.join([*args, *(f'{k}=' for k in kws)])} given)")
     return f"tree_flatten({recv}.parameters())"
 
@@ -136,7 +136,7 @@ def _state_dict(recv, args, kws, **kw):
 
 def _load_state_dict(recv, args, kws, *, profile=None, api=""):
     if len(args) + ("state_dict" in kws) != 1 or set(kws) - {"strict", "state_dict"}:
-        raise _Missing(f"{api}: load_weights takes the weights and strict= only (no assign=, no positional strict)")
+        raise Unmapped(f"{api}: load_weights takes the weights and strict= only (no assign=, no positional strict)")
     sd = args[0] if args else kws["state_dict"]
     strict = f", strict={kws['strict']}" if "strict" in kws else ""
     return f"{recv}.load_weights(list({sd}.items()){strict})"
@@ -144,19 +144,19 @@ def _load_state_dict(recv, args, kws, *, profile=None, api=""):
 
 def _apply(recv, args, kws, *, profile=None, api=""):
     if len(args) != 1 or kws:
-        raise _Missing(f"{api}: apply_to_modules takes one function")
+        raise Unmapped(f"{api}: apply_to_modules takes one function")
     return f"{recv}.apply_to_modules(lambda _name, _module: ({args[0]})(_module))"
 
 
 def _children(recv, args, kws, *, profile=None, api=""):
     if args or kws:
-        raise _Missing(f"{api}: children() takes no arguments")
+        raise Unmapped(f"{api}: children() takes no arguments")
     return f"iter({recv}.children().values())"
 
 
 def _named_children(recv, args, kws, *, profile=None, api=""):
     if args or kws:
-        raise _Missing(f"{api}: children() takes no arguments")
+        raise Unmapped(f"{api}: children() takes no arguments")
     return f"iter({recv}.children().items())"
 
 
@@ -165,7 +165,7 @@ def _to(recv, args, kws, *, profile=None, api=""):
     values = [*args, *(v for k, v in kws.items() if k == "dtype")]
     if len(values) == 1 and len(args) + len(kws) == 1 and values[0].startswith("mx.") and values[0] in DTYPES.values():
         return f"{recv}.set_dtype({values[0]})"
-    raise _Missing(f"{api}: {NO_DEVICE}; set_dtype takes a dtype only")
+    raise Unmapped(f"{api}: {NO_DEVICE}; set_dtype takes a dtype only")
 
 
 def _type(recv, args, kws, *, profile=None, api=""):
@@ -174,13 +174,13 @@ def _type(recv, args, kws, *, profile=None, api=""):
     values = [*args, *(v for k, v in kws.items() if k == "dst_type")]
     if len(values) == 1 and len(args) + len(kws) == 1 and values[0] in DTYPES.values():
         return f"{recv}.set_dtype({values[0]}, predicate=None)"
-    raise _Missing(f"{api}: set_dtype takes an MLX dtype (not a tensor type name)")
+    raise Unmapped(f"{api}: set_dtype takes an MLX dtype (not a tensor type name)")
 
 
 def _set_dtype(dtype):
     def render(recv, args, kws, *, profile=None, api=""):
         if args or kws:
-            raise _Missing(f"{api}: set_dtype takes the dtype only")
+            raise Unmapped(f"{api}: set_dtype takes the dtype only")
         return f"{recv}.set_dtype({dtype})"
     return render
 

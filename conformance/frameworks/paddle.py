@@ -29,7 +29,7 @@ How a blueprint maps onto Paddle (each choice is Paddle's documented way to say 
 """
 from __future__ import annotations
 
-from conformance.frameworks import Framework, Profile, _Missing, method
+from conformance.frameworks import Framework, Profile, Unmapped, method
 
 IMPORTS = "import math\nimport paddle\nfrom collections import OrderedDict\n"
 
@@ -119,14 +119,14 @@ def _to(recv, args, kws, *, profile=None, api=""):
     table = {"device": "device", "dtype": "dtype", "non_blocking": "non_blocking"}
     parts = []
     if len(args) > 2:
-        raise _Missing(f"{api}: {len(args)} positional arguments")
+        raise Unmapped(f"{api}: {len(args)} positional arguments")
     if len(args) == 1:
         parts.append(f"{'dtype' if args[0].startswith('paddle.') else 'device'}={args[0]}")
     elif len(args) == 2:
         parts += [f"device={args[0]}", f"dtype={args[1]}"]
     for k, v in kws.items():
         if k not in table:
-            raise _Missing(f"{api}({k}=...): Layer.to has no counterpart of {k}")
+            raise Unmapped(f"{api}({k}=...): Layer.to has no counterpart of {k}")
         parts.append(f"{table[k]}={v}")
     return f"{recv}.to({', '.join(parts)})"
 
